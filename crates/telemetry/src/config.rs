@@ -1,0 +1,376 @@
+//! Telemetry settings, read from the standard OpenTelemetry environment variables.
+//!
+//! Parsing is separate from installing so that bad values fail at startup with one line that
+//! names the variable, and so tests can build a config without touching the process environment.
+
+use crate::{LogWriter, TelemetryError};
+use std::time::Duration;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line with `trace_id` / `span_id` (the default: what log shippers want).
+    Json,
+    /// Human-friendly, coloured when the output is a terminal.
+    Pretty,
+}
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerConfig {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// Everything [`crate::init`] needs. Build it with [`TelemetryConfig::from_env`], then adjust fields.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `OTEL_SERVICE_NAME`, default: the crate name given to `from_env`.
+    pub service_name: String,
+    /// Reported as `service.version` and in `service_info{version}`.
+    pub service_version: String,
+    /// `RUST_LOG`, default `info`.
+    pub log_filter: String,
+    /// `LOG_FORMAT` = `json` (default) | `pretty`.
+    pub log_format: LogFormat,
+    /// Where log lines go (stdout unless a test captures them).
+    pub log_writer: LogWriter,
+    /// False when `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: no spans are exported.
+    pub traces_enabled: bool,
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` = `grpc` | `http/protobuf` (default, as the spec says).
+    pub protocol: OtlpProtocol,
+    /// The full URL spans are sent to (for HTTP including `/v1/traces`).
+    pub endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` in milliseconds, default 10 s.
+    pub export_timeout: Duration,
+    pub sampler: SamplerConfig,
+    /// `OTEL_RESOURCE_ATTRIBUTES` as key/value pairs.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048): spans beyond it are dropped and counted.
+    pub max_queue_size: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512).
+    pub max_export_batch_size: usize,
+    /// `OTEL_BSP_SCHEDULE_DELAY` in milliseconds (default 1000: traces show up in Jaeger quickly).
+    pub schedule_delay: Duration,
+    /// Buckets for a service's own histograms, by full metric name (others use the HTTP buckets).
+    pub histogram_buckets: Vec<(String, Vec<f64>)>,
+}
+
+impl TelemetryConfig {
+    /// Reads the process environment. `default_service_name` is used when `OTEL_SERVICE_NAME` is unset.
+    pub fn from_env(default_service_name: &str, version: &str) -> Result<Self, TelemetryError> {
+        Self::from_lookup(default_service_name, version, |key| std::env::var(key).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), with the variables supplied by `lookup` (for tests).
+    pub fn from_lookup(
+        default_service_name: &str,
+        version: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, TelemetryError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty" | "text") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(TelemetryError::invalid("LOG_FORMAT", other, "expected json or pretty"));
+            }
+        };
+        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&log_filter)
+            .map_err(|e| TelemetryError::invalid("RUST_LOG", &log_filter, e.to_string()))?;
+
+        let sdk_disabled = parse_bool("OTEL_SDK_DISABLED", get("OTEL_SDK_DISABLED"))?;
+        let exporter_none = match get("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+            None | Some("otlp") => false,
+            Some("none") => true,
+            Some(other) => {
+                return Err(TelemetryError::invalid(
+                    "OTEL_TRACES_EXPORTER",
+                    other,
+                    "expected otlp or none",
+                ));
+            }
+        };
+
+        let (protocol_var, protocol_value) = first_set(
+            &get,
+            &["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"],
+        );
+        let protocol = match protocol_value.as_deref().map(str::trim) {
+            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+            Some("grpc") => OtlpProtocol::Grpc,
+            Some(other) => {
+                return Err(TelemetryError::invalid(
+                    protocol_var,
+                    other,
+                    "expected grpc or http/protobuf (http/json is not supported)",
+                ));
+            }
+        };
+        let endpoint = match (get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            // The signal-specific variable is used as is, per the spec.
+            (Some(url), _) => check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)?,
+            (None, Some(base)) => {
+                let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
+                match protocol {
+                    OtlpProtocol::Grpc => base,
+                    OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+                }
+            }
+            (None, None) => match protocol {
+                OtlpProtocol::Grpc => "http://localhost:4317".to_owned(),
+                OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
+            },
+        };
+        let (timeout_var, timeout) =
+            first_set(&get, &["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]);
+        let export_timeout = Duration::from_millis(parse_num(timeout_var, timeout, 10_000)?);
+
+        let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
+        let resource_attributes = get("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|raw| parse_resource_attributes(&raw))
+            .transpose()?
+            .unwrap_or_default();
+
+        let max_queue_size = parse_num("OTEL_BSP_MAX_QUEUE_SIZE", get("OTEL_BSP_MAX_QUEUE_SIZE"), 2048)?;
+        let max_export_batch_size = parse_num(
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+            512,
+        )?;
+        if max_queue_size == 0 || max_export_batch_size == 0 {
+            return Err(TelemetryError::invalid(
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                &max_queue_size.to_string(),
+                "queue and batch sizes must be at least 1",
+            ));
+        }
+        let schedule_delay =
+            Duration::from_millis(parse_num("OTEL_BSP_SCHEDULE_DELAY", get("OTEL_BSP_SCHEDULE_DELAY"), 1000)?);
+
+        Ok(Self {
+            service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
+            service_version: version.to_owned(),
+            log_filter,
+            log_format,
+            log_writer: LogWriter::Stdout,
+            traces_enabled: !sdk_disabled && !exporter_none,
+            protocol,
+            endpoint,
+            export_timeout,
+            sampler,
+            resource_attributes,
+            max_queue_size,
+            max_export_batch_size: max_export_batch_size.min(max_queue_size),
+            schedule_delay,
+            histogram_buckets: Vec::new(),
+        })
+    }
+}
+
+fn first_set(
+    get: &impl Fn(&str) -> Option<String>,
+    keys: &[&'static str],
+) -> (&'static str, Option<String>) {
+    keys.iter()
+        .find_map(|k| get(k).map(|v| (*k, Some(v))))
+        .unwrap_or((keys[keys.len() - 1], None))
+}
+
+fn check_url(name: &'static str, url: String) -> Result<String, TelemetryError> {
+    let url = url.trim().to_owned();
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(url),
+        _ => Err(TelemetryError::invalid(name, &url, "expected an absolute URL like http://host:4317")),
+    }
+}
+
+fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, TelemetryError> {
+    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(TelemetryError::invalid(name, &v, "expected true or false")),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, TelemetryError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| TelemetryError::invalid(name, &v, "expected a non-negative whole number")),
+    }
+}
+
+fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, TelemetryError> {
+    let ratio = || -> Result<f64, TelemetryError> {
+        match arg.as_deref() {
+            None => Ok(1.0),
+            Some(raw) => match raw.trim().parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+                _ => Err(TelemetryError::invalid(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    raw,
+                    "expected a ratio between 0 and 1",
+                )),
+            },
+        }
+    };
+    Ok(match name.as_deref().map(str::trim) {
+        None | Some("parentbased_always_on") => SamplerConfig::ParentBasedAlwaysOn,
+        Some("always_on") => SamplerConfig::AlwaysOn,
+        Some("always_off") => SamplerConfig::AlwaysOff,
+        Some("traceidratio") => SamplerConfig::TraceIdRatio(ratio()?),
+        Some("parentbased_always_off") => SamplerConfig::ParentBasedAlwaysOff,
+        Some("parentbased_traceidratio") => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+        Some(other) => {
+            return Err(TelemetryError::invalid(
+                "OTEL_TRACES_SAMPLER",
+                other,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, \
+                 parentbased_always_off or parentbased_traceidratio",
+            ));
+        }
+    })
+}
+
+/// `key1=value1,key2=value2`, values percent-encoded as the spec says.
+fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, TelemetryError> {
+    raw.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), percent_decode(v.trim()))),
+            _ => Err(TelemetryError::invalid(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                raw,
+                format!("{pair:?} is not key=value"),
+            )),
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<TelemetryConfig, TelemetryError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        TelemetryConfig::from_lookup("svc", "1.0.0", |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.service_name, "svc");
+        assert_eq!(c.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(c.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.traces_enabled);
+    }
+
+    #[test]
+    fn generic_endpoint_gets_the_signal_path_only_for_http() {
+        let http = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318/")]).unwrap();
+        assert_eq!(http.endpoint, "http://jaeger:4318/v1/traces");
+        let grpc = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        assert_eq!(grpc.endpoint, "http://jaeger:4317");
+        let signal = config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://x:1/custom")]).unwrap();
+        assert_eq!(signal.endpoint, "http://x:1/custom");
+    }
+
+    #[test]
+    fn sdk_disabled_and_exporter_none_turn_tracing_off() {
+        assert!(!config(&[("OTEL_SDK_DISABLED", "true")]).unwrap().traces_enabled);
+        assert!(!config(&[("OTEL_TRACES_EXPORTER", "none")]).unwrap().traces_enabled);
+    }
+
+    #[test]
+    fn samplers_and_resource_attributes_parse() {
+        let c = config(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=dev,team=a%20b"),
+            ("OTEL_SERVICE_NAME", "renamed"),
+        ])
+        .unwrap();
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
+        assert_eq!(
+            c.resource_attributes,
+            vec![
+                ("deployment.environment".to_owned(), "dev".to_owned()),
+                ("team".to_owned(), "a b".to_owned())
+            ]
+        );
+        assert_eq!(c.service_name, "renamed");
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("LOG_FORMAT", "xml"),
+            ("OTEL_SDK_DISABLED", "maybe"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "-3"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+        ];
+        for (var, value) in cases {
+            let mut vars = vec![(*var, *value)];
+            if *var == "OTEL_TRACES_SAMPLER_ARG" {
+                vars.push(("OTEL_TRACES_SAMPLER", "traceidratio"));
+            }
+            let err = config(&vars).expect_err(var).to_string();
+            assert!(err.contains(var), "{var}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+}

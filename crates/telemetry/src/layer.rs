@@ -1,0 +1,252 @@
+//! The HTTP server layer: one span and one set of RED metrics per request.
+//!
+//! Add it with `Router::layer` so it runs after routing and sees axum's `MatchedPath`: labels and
+//! span names use the route template (`/robots/{robot}`), never the raw path, so a flood of random
+//! URLs shares one series. Methods outside the standard set share `_OTHER` for the same reason.
+
+use crate::metrics_setup::{HTTP_ACTIVE, HTTP_DURATION};
+use axum::extract::MatchedPath;
+use http::{HeaderValue, Method, Request, Response, Version};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry_http::HeaderExtractor;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tower::{Layer, Service};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The `http_route` label of requests no route matched (404s on random paths).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
+const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// The tower layer. `Router::new().route(..).layer(HttpLayer::new())`.
+#[derive(Debug, Clone, Default)]
+pub struct HttpLayer {
+    _private: (),
+}
+
+impl HttpLayer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for HttpLayer {
+    type Service = HttpService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let route: Option<Arc<str>> = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|matched| Arc::from(matched.as_str()));
+        let measured = !NOT_MEASURED.contains(&route.as_deref().unwrap_or(request.uri().path()));
+        if !measured {
+            return ResponseFuture {
+                inner: self.inner.call(request),
+                state: None,
+            };
+        }
+        let method = method_label(request.method());
+        let route_label: Arc<str> = route.clone().unwrap_or_else(|| Arc::from(UNMATCHED_ROUTE));
+        let span = request_span(&request, method, route.as_deref());
+        let traceresponse = traceresponse(&span);
+        let active = ActiveRequest::start(method, route_label.clone());
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        ResponseFuture {
+            inner,
+            state: Some(RequestState {
+                span,
+                method,
+                route: route_label,
+                start: Instant::now(),
+                traceresponse,
+                _active: active,
+            }),
+        }
+    }
+}
+
+fn request_span<B>(request: &Request<B>, method: &'static str, route: Option<&str>) -> Span {
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "HTTP request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = route,
+        url.path = request.uri().path(),
+        url.query = request.uri().query(),
+        network.protocol.version = protocol_version(request.version()),
+        user_agent.original = user_agent,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// W3C Trace Context Level 2 `traceresponse`: lets a caller jump from a response to its trace.
+fn traceresponse(span: &Span) -> Option<HeaderValue> {
+    let cx = span.context();
+    let otel_span = cx.span();
+    let sc = otel_span.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
+    let value = format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8());
+    HeaderValue::from_str(&value).ok()
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
+fn protocol_version(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "other",
+    }
+}
+
+/// Counts a request in `http_server_active_requests` until dropped, also when the client goes
+/// away mid-request and the future is cancelled.
+struct ActiveRequest {
+    method: &'static str,
+    route: Arc<str>,
+}
+
+impl ActiveRequest {
+    fn start(method: &'static str, route: Arc<str>) -> Self {
+        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.to_string())
+            .increment(1.0);
+        Self { method, route }
+    }
+}
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => self.method, "http_route" => self.route.to_string())
+            .decrement(1.0);
+    }
+}
+
+struct RequestState {
+    span: Span,
+    method: &'static str,
+    route: Arc<str>,
+    start: Instant,
+    traceresponse: Option<HeaderValue>,
+    _active: ActiveRequest,
+}
+
+pin_project! {
+    /// Completes the span and records the metrics when the handler's response is ready.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<RequestState>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = match this.state {
+            Some(state) => {
+                let _entered = state.span.enter();
+                std::task::ready!(this.inner.poll(cx))
+            }
+            None => return this.inner.poll(cx),
+        };
+        let Some(state) = this.state.take() else {
+            return Poll::Ready(result);
+        };
+        let elapsed = state.start.elapsed().as_secs_f64();
+        let mut response = match result {
+            Ok(response) => response,
+            Err(error) => return Poll::Ready(Err(error)),
+        };
+        let status = response.status();
+        state.span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            state.span.record("otel.status_code", "ERROR");
+            state.span.record("error.type", status.as_str());
+            state.span.set_status(Status::error(format!("HTTP {}", status.as_u16())));
+        }
+        metrics::histogram!(
+            HTTP_DURATION,
+            "http_request_method" => state.method,
+            "http_route" => state.route.to_string(),
+            "http_response_status_code" => status.as_str().to_owned(),
+        )
+        .record(elapsed);
+        if let Some(value) = state.traceresponse {
+            response.headers_mut().insert("traceresponse", value);
+        }
+        Poll::Ready(Ok(response))
+    }
+}

@@ -1,0 +1,97 @@
+//! Observability for axum services in one init call and one tower layer.
+//!
+//! Every service in this workspace (and any axum service you copy this crate into) gets:
+//! OTLP traces (gRPC or http/protobuf, configured by the standard `OTEL_*` variables),
+//! RED metrics labelled by the matched route template, process metrics, JSON logs that carry
+//! `trace_id`/`span_id`, `/metrics` + `/healthz` + `/readyz`, and a shutdown signal that flushes spans.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // 1. Logs, traces and the Prometheus recorder, from the environment.
+//!     let _guard = telemetry::init(telemetry::TelemetryConfig::from_env(
+//!         env!("CARGO_PKG_NAME"),
+//!         env!("CARGO_PKG_VERSION"),
+//!     )?)?;
+//!     // 2. Your routes, wrapped by the HTTP layer; then the ops routes (not measured).
+//!     let app = Router::new()
+//!         .route("/hello/{name}", get(|| async { "hi\n" }))
+//!         .layer(telemetry::HttpLayer::new())
+//!         .merge(telemetry::ops_router(telemetry::always_ready));
+//!     // 3. Serve until SIGINT/SIGTERM, then drain requests; the guard flushes spans on drop.
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app)
+//!         .with_graceful_shutdown(telemetry::shutdown_signal())
+//!         .await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod config;
+mod error;
+mod layer;
+mod logs;
+mod metrics_setup;
+mod ops;
+mod processor;
+mod propagation;
+mod shutdown;
+mod tracer;
+
+pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
+pub use error::TelemetryError;
+pub use layer::{HttpLayer, HttpService, UNMATCHED_ROUTE};
+pub use logs::LogWriter;
+pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
+pub use ops::{Readiness, always_ready, ops_router};
+pub use propagation::{InjectContext, current_trace_id, inject_context};
+pub use shutdown::{DRAIN_TIMEOUT, flush_spans, serve, serve_until, shutdown_signal};
+
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::time::Duration;
+
+/// Keeps the tracer provider alive; dropping it flushes buffered spans (bounded in time) and
+/// shuts the exporter down. Hold it in `main` for the life of the process.
+#[must_use = "dropping the guard immediately shuts tracing down"]
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("tracing_enabled", &self.tracer_provider.is_some())
+            .finish()
+    }
+}
+
+impl TelemetryGuard {
+    /// Exports every finished span now (bounded by the exporter's timeout).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.tracer_provider {
+            let _ = provider.force_flush();
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take() {
+            // Bounded: a dead collector must not keep a stopping service alive.
+            let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Installs logging, tracing, propagators and the Prometheus recorder for this process.
+///
+/// Call once, early in `main`, inside the tokio runtime (the gRPC exporter needs it).
+/// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
+pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    metrics_setup::install(&config)?;
+    let tracer_provider = tracer::install(&config)?;
+    logs::install(&config, tracer_provider.as_ref())?;
+    Ok(TelemetryGuard { tracer_provider })
+}

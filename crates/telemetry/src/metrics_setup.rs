@@ -1,0 +1,77 @@
+//! The Prometheus recorder, the metric descriptions (HELP text for `promtool check metrics`),
+//! `service_info`, and process metrics refreshed at every scrape.
+
+use crate::processor::{SPANS_DROPPED, SPANS_EXPORT_FAILED, SPANS_EXPORTED};
+use crate::{TelemetryConfig, TelemetryError};
+use metrics::Unit;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The request-duration buckets of DESIGN.md; 0.25 makes the "% under 250 ms" panel exact.
+pub const HTTP_DURATION_BUCKETS: [f64; 14] =
+    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+
+pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
+pub(crate) const HTTP_ACTIVE: &str = "http_server_active_requests";
+const SERVICE_INFO: &str = "service_info";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+
+pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
+    let mut builder = PrometheusBuilder::new()
+        .set_buckets(&HTTP_DURATION_BUCKETS)
+        .map_err(|e| TelemetryError::Metrics(e.to_string()))?;
+    for (name, buckets) in &config.histogram_buckets {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(name.clone()), buckets)
+            .map_err(|e| TelemetryError::Metrics(format!("{name}: {e}")))?;
+    }
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInitialized)?;
+    let _ = HANDLE.set(handle.clone());
+
+    metrics::describe_histogram!(HTTP_DURATION, Unit::Seconds, "Duration of HTTP server requests, by method, route template and status.");
+    metrics::describe_gauge!(HTTP_ACTIVE, "HTTP server requests in flight, by method and route template.");
+    metrics::describe_gauge!(SERVICE_INFO, "Always 1; labels carry the service name and version.");
+    metrics::describe_counter!(SPANS_DROPPED, "Finished spans dropped because the export queue was full (collector slow or down).");
+    metrics::describe_counter!(SPANS_EXPORTED, "Spans exported to the OTLP collector.");
+    metrics::describe_counter!(SPANS_EXPORT_FAILED, "Spans whose OTLP export failed.");
+    metrics::gauge!(SERVICE_INFO, "service" => config.service_name.clone(), "version" => config.service_version.clone()).set(1.0);
+    // Make the span counters visible (at 0) before the first drop, so alerts and panels have a series.
+    metrics::counter!(SPANS_DROPPED).absolute(0);
+    metrics::counter!(SPANS_EXPORT_FAILED).absolute(0);
+
+    let collector = metrics_process::Collector::default();
+    collector.describe();
+    collector.collect();
+    let _ = PROCESS.set(collector);
+
+    // Histograms accumulate samples until upkeep folds them in; do it even if nobody scrapes.
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                handle.run_upkeep();
+            }
+        })
+        .map_err(|e| TelemetryError::Metrics(format!("cannot start the upkeep thread: {e}")))?;
+    Ok(())
+}
+
+/// The installed recorder's handle, once [`crate::init`] has run.
+pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
+    HANDLE.get()
+}
+
+/// The Prometheus text exposition, with process metrics refreshed; `None` before [`crate::init`].
+pub fn render_metrics() -> Option<String> {
+    let handle = HANDLE.get()?;
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
+    Some(handle.render())
+}

@@ -1,0 +1,240 @@
+//! A batch span processor with a bounded queue whose drops are counted in a Prometheus metric.
+//!
+//! Why not the SDK's `BatchSpanProcessor`: it drops spans silently when its queue is full (only
+//! an internal log line at shutdown), and the contract here is "an unreachable collector never
+//! slows a request, and every dropped span is counted". Requests only ever `try_send` into the
+//! queue; a dedicated thread batches and exports, each export bounded by the exporter's timeout.
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(crate) const SPANS_DROPPED: &str = "otel_spans_dropped_total";
+pub(crate) const SPANS_EXPORTED: &str = "otel_spans_exported_total";
+pub(crate) const SPANS_EXPORT_FAILED: &str = "otel_spans_export_failed_total";
+
+/// How the export futures are driven on the processor thread.
+#[derive(Debug, Clone)]
+pub(crate) enum Executor {
+    /// The gRPC (tonic) exporter needs the tokio runtime it was built in.
+    Tokio(tokio::runtime::Handle),
+    /// The blocking HTTP client must not run inside a tokio runtime.
+    Plain,
+}
+
+impl Executor {
+    fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        match self {
+            Executor::Tokio(handle) => handle.block_on(fut),
+            Executor::Plain => futures::executor::block_on(fut),
+        }
+    }
+}
+
+enum Control {
+    Flush(SyncSender<OTelSdkResult>),
+    Shutdown(SyncSender<OTelSdkResult>),
+    SetResource(Resource),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchSettings {
+    pub max_queue_size: usize,
+    pub max_export_batch_size: usize,
+    pub schedule_delay: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) struct BoundedBatchProcessor {
+    spans: SyncSender<SpanData>,
+    control: Mutex<Sender<Control>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+/// How long flush and shutdown wait for the worker before giving up (the worker itself is
+/// bounded by the exporter timeout; this bounds the caller).
+const CONTROL_WAIT: Duration = Duration::from_secs(5);
+/// How often the worker looks at control messages while the queue is quiet.
+const POLL: Duration = Duration::from_millis(50);
+
+impl BoundedBatchProcessor {
+    pub(crate) fn new<E>(exporter: E, settings: BatchSettings, executor: Executor) -> std::io::Result<Self>
+    where
+        E: SpanExporter + 'static,
+    {
+        let (spans, span_rx) = mpsc::sync_channel(settings.max_queue_size);
+        let (control, control_rx) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("otel-span-export".into())
+            .spawn(move || Worker::new(exporter, settings, executor).run(&span_rx, &control_rx))?;
+        Ok(Self {
+            spans,
+            control: Mutex::new(control),
+            worker: Mutex::new(Some(worker)),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    fn request(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control) -> OTelSdkResult {
+        let (reply, reply_rx) = mpsc::sync_channel(1);
+        let sent = self
+            .control
+            .lock()
+            .map_err(|_| OTelSdkError::InternalFailure("control lock poisoned".into()))?
+            .send(make(reply));
+        if sent.is_err() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        reply_rx
+            .recv_timeout(CONTROL_WAIT)
+            .map_err(|_| OTelSdkError::Timeout(CONTROL_WAIT))?
+    }
+}
+
+impl SpanProcessor for BoundedBatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        match self.spans.try_send(span) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                metrics::counter!(SPANS_DROPPED).increment(1);
+            }
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.request(Control::Flush)
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let result = self.request(Control::Shutdown);
+        if result.is_ok() {
+            if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
+                let _ = worker.join();
+            }
+        }
+        result
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(control) = self.control.lock() {
+            let _ = control.send(Control::SetResource(resource.clone()));
+        }
+    }
+}
+
+struct Worker<E> {
+    exporter: E,
+    settings: BatchSettings,
+    executor: Executor,
+    batch: Vec<SpanData>,
+    failing: bool,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn new(exporter: E, settings: BatchSettings, executor: Executor) -> Self {
+        Self {
+            exporter,
+            batch: Vec::with_capacity(settings.max_export_batch_size),
+            settings,
+            executor,
+            failing: false,
+        }
+    }
+
+    fn run(mut self, spans: &Receiver<SpanData>, control: &Receiver<Control>) {
+        // The exporter's own HTTP/gRPC calls must not produce spans of their own.
+        let _suppressed = Context::enter_telemetry_suppressed_scope();
+        let mut next_export = Instant::now() + self.settings.schedule_delay;
+        loop {
+            let wait = next_export.saturating_duration_since(Instant::now()).min(POLL);
+            match spans.recv_timeout(wait) {
+                Ok(span) => {
+                    self.batch.push(span);
+                    if self.batch.len() >= self.settings.max_export_batch_size {
+                        let _ = self.export();
+                        next_export = Instant::now() + self.settings.schedule_delay;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.export();
+                    return;
+                }
+            }
+            while let Ok(message) = control.try_recv() {
+                match message {
+                    Control::Flush(reply) => {
+                        let result = self.drain(spans);
+                        let _ = reply.send(result);
+                    }
+                    Control::Shutdown(reply) => {
+                        let result = self.drain(spans);
+                        let _ = self.exporter.shutdown();
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Control::SetResource(resource) => self.exporter.set_resource(&resource),
+                }
+            }
+            if Instant::now() >= next_export {
+                let _ = self.export();
+                next_export = Instant::now() + self.settings.schedule_delay;
+            }
+        }
+    }
+
+    /// Exports everything queued so far.
+    fn drain(&mut self, spans: &Receiver<SpanData>) -> OTelSdkResult {
+        let mut result = Ok(());
+        while let Ok(span) = spans.try_recv() {
+            self.batch.push(span);
+            if self.batch.len() >= self.settings.max_export_batch_size {
+                result = result.and(self.export());
+            }
+        }
+        result.and(self.export())
+    }
+
+    fn export(&mut self) -> OTelSdkResult {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.settings.max_export_batch_size),
+        );
+        let count = batch.len() as u64;
+        let result = self.executor.block_on(self.exporter.export(batch));
+        match &result {
+            Ok(()) => {
+                metrics::counter!(SPANS_EXPORTED).increment(count);
+                if std::mem::replace(&mut self.failing, false) {
+                    tracing::info!(target: "telemetry", "span export recovered");
+                }
+            }
+            Err(error) => {
+                metrics::counter!(SPANS_EXPORT_FAILED).increment(count);
+                // Log the transition only, not every failed batch: a dead collector must not flood logs.
+                if !std::mem::replace(&mut self.failing, true) {
+                    tracing::warn!(target: "telemetry", %error, "span export failing; spans are counted in otel_spans_export_failed_total");
+                }
+            }
+        }
+        result
+    }
+}

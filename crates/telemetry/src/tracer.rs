@@ -1,0 +1,112 @@
+//! The OpenTelemetry side: OTLP exporter (gRPC or HTTP), sampler, resource, W3C propagators.
+
+use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor};
+use crate::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use std::sync::OnceLock;
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Installs the propagators always (so incoming trace context is honoured and passed on even
+/// with the SDK disabled) and, when traces are enabled, the tracer provider.
+pub(crate) fn install(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]));
+    if !config.traces_enabled {
+        return Ok(None);
+    }
+
+    let settings = BatchSettings {
+        max_queue_size: config.max_queue_size,
+        max_export_batch_size: config.max_export_batch_size,
+        schedule_delay: config.schedule_delay,
+    };
+    let processor = match config.protocol {
+        OtlpProtocol::Grpc => {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+                TelemetryError::Exporter("the gRPC exporter must be built inside a tokio runtime".into())
+            })?;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(&config.endpoint)
+                .with_timeout(config.export_timeout)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            BoundedBatchProcessor::new(exporter, settings, Executor::Tokio(runtime))
+        }
+        OtlpProtocol::HttpProtobuf => {
+            // The blocking client runs on the processor's own thread, never inside tokio.
+            let client = std::thread::spawn({
+                let timeout = config.export_timeout;
+                move || reqwest::blocking::Client::builder().timeout(timeout).build()
+            })
+            .join()
+            .map_err(|_| TelemetryError::Exporter("building the HTTP client panicked".into()))?
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_http_client(client)
+                .with_endpoint(&config.endpoint)
+                .with_timeout(config.export_timeout)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            BoundedBatchProcessor::new(exporter, settings, Executor::Plain)
+        }
+    }
+    .map_err(|e| TelemetryError::Exporter(format!("cannot start the export thread: {e}")))?;
+
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_sampler(sampler(config.sampler))
+        .with_resource(resource(config))
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let _ = PROVIDER.set(provider.clone());
+    Ok(Some(provider))
+}
+
+/// Exports buffered spans now; used on graceful shutdown. Blocks for at most a few seconds.
+pub(crate) fn flush() {
+    if let Some(provider) = PROVIDER.get() {
+        let _ = provider.force_flush();
+    }
+}
+
+fn sampler(config: SamplerConfig) -> Sampler {
+    match config {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerConfig::ParentBasedTraceIdRatio(r) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+        }
+    }
+}
+
+fn resource(config: &TelemetryConfig) -> Resource {
+    let mut attributes = vec![
+        KeyValue::new("service.version", config.service_version.clone()),
+        KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+    ];
+    attributes.extend(
+        config
+            .resource_attributes
+            .iter()
+            .filter(|(k, _)| k != "service.name")
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+    );
+    Resource::builder_empty()
+        .with_service_name(config.service_name.clone())
+        .with_attributes(attributes)
+        .build()
+}
