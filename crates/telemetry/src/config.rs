@@ -85,7 +85,11 @@ impl TelemetryConfig {
             None | Some("json") => LogFormat::Json,
             Some("pretty" | "text") => LogFormat::Pretty,
             Some(other) => {
-                return Err(TelemetryError::invalid("LOG_FORMAT", other, "expected json or pretty"));
+                return Err(TelemetryError::invalid(
+                    "LOG_FORMAT",
+                    other,
+                    "expected json or pretty",
+                ));
             }
         };
         let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
@@ -107,7 +111,10 @@ impl TelemetryConfig {
 
         let (protocol_var, protocol_value) = first_set(
             &get,
-            &["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"],
+            &[
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ],
         );
         let protocol = match protocol_value.as_deref().map(str::trim) {
             None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
@@ -120,14 +127,19 @@ impl TelemetryConfig {
                 ));
             }
         };
-        let endpoint = match (get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+        let endpoint = match (
+            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
             // The signal-specific variable is used as is, per the spec.
             (Some(url), _) => check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)?,
             (None, Some(base)) => {
                 let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
                 match protocol {
                     OtlpProtocol::Grpc => base,
-                    OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+                    OtlpProtocol::HttpProtobuf => {
+                        format!("{}/v1/traces", base.trim_end_matches('/'))
+                    }
                 }
             }
             (None, None) => match protocol {
@@ -135,8 +147,13 @@ impl TelemetryConfig {
                 OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
             },
         };
-        let (timeout_var, timeout) =
-            first_set(&get, &["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]);
+        let (timeout_var, timeout) = first_set(
+            &get,
+            &[
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ],
+        );
         let export_timeout = Duration::from_millis(parse_num(timeout_var, timeout, 10_000)?);
 
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
@@ -145,7 +162,11 @@ impl TelemetryConfig {
             .transpose()?
             .unwrap_or_default();
 
-        let max_queue_size = parse_num("OTEL_BSP_MAX_QUEUE_SIZE", get("OTEL_BSP_MAX_QUEUE_SIZE"), 2048)?;
+        let max_queue_size = parse_num(
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            get("OTEL_BSP_MAX_QUEUE_SIZE"),
+            2048,
+        )?;
         let max_export_batch_size = parse_num(
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
@@ -158,11 +179,15 @@ impl TelemetryConfig {
                 "queue and batch sizes must be at least 1",
             ));
         }
-        let schedule_delay =
-            Duration::from_millis(parse_num("OTEL_BSP_SCHEDULE_DELAY", get("OTEL_BSP_SCHEDULE_DELAY"), 1000)?);
+        let schedule_delay = Duration::from_millis(parse_num(
+            "OTEL_BSP_SCHEDULE_DELAY",
+            get("OTEL_BSP_SCHEDULE_DELAY"),
+            1000,
+        )?);
 
         Ok(Self {
-            service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
+            service_name: get("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|| default_service_name.to_owned()),
             service_version: version.to_owned(),
             log_filter,
             log_format,
@@ -194,7 +219,11 @@ fn check_url(name: &'static str, url: String) -> Result<String, TelemetryError> 
     let url = url.trim().to_owned();
     match url.parse::<http::Uri>() {
         Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(url),
-        _ => Err(TelemetryError::invalid(name, &url, "expected an absolute URL like http://host:4317")),
+        _ => Err(TelemetryError::invalid(
+            name,
+            &url,
+            "expected an absolute URL like http://host:4317",
+        )),
     }
 }
 
@@ -221,7 +250,10 @@ fn parse_num<T: std::str::FromStr>(
     }
 }
 
-fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, TelemetryError> {
+fn parse_sampler(
+    name: Option<String>,
+    arg: Option<String>,
+) -> Result<SamplerConfig, TelemetryError> {
     let ratio = || -> Result<f64, TelemetryError> {
         match arg.as_deref() {
             None => Ok(1.0),
@@ -258,7 +290,9 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, Telemet
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), percent_decode(v.trim()))),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_owned(), percent_decode(v.trim())))
+            }
             _ => Err(TelemetryError::invalid(
                 "OTEL_RESOURCE_ATTRIBUTES",
                 raw,
@@ -293,8 +327,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<TelemetryConfig, TelemetryError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         TelemetryConfig::from_lookup("svc", "1.0.0", |k| map.get(k).cloned())
     }
 
@@ -319,14 +355,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(grpc.endpoint, "http://jaeger:4317");
-        let signal = config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://x:1/custom")]).unwrap();
+        let signal =
+            config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://x:1/custom")]).unwrap();
         assert_eq!(signal.endpoint, "http://x:1/custom");
     }
 
     #[test]
     fn sdk_disabled_and_exporter_none_turn_tracing_off() {
-        assert!(!config(&[("OTEL_SDK_DISABLED", "true")]).unwrap().traces_enabled);
-        assert!(!config(&[("OTEL_TRACES_EXPORTER", "none")]).unwrap().traces_enabled);
+        assert!(
+            !config(&[("OTEL_SDK_DISABLED", "true")])
+                .unwrap()
+                .traces_enabled
+        );
+        assert!(
+            !config(&[("OTEL_TRACES_EXPORTER", "none")])
+                .unwrap()
+                .traces_enabled
+        );
     }
 
     #[test]
@@ -334,7 +379,10 @@ mod tests {
         let c = config(&[
             ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=dev,team=a%20b"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=dev,team=a%20b",
+            ),
             ("OTEL_SERVICE_NAME", "renamed"),
         ])
         .unwrap();

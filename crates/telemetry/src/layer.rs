@@ -137,7 +137,12 @@ fn traceresponse(span: &Span) -> Option<HeaderValue> {
     if !sc.is_valid() {
         return None;
     }
-    let value = format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8());
+    let value = format!(
+        "00-{}-{}-{:02x}",
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags().to_u8()
+    );
     HeaderValue::from_str(&value).ok()
 }
 
@@ -231,11 +236,15 @@ where
             Err(error) => return Poll::Ready(Err(error)),
         };
         let status = response.status();
-        state.span.record("http.response.status_code", status.as_u16());
+        state
+            .span
+            .record("http.response.status_code", status.as_u16());
         if status.is_server_error() {
             state.span.record("otel.status_code", "ERROR");
             state.span.record("error.type", status.as_str());
-            state.span.set_status(Status::error(format!("HTTP {}", status.as_u16())));
+            state
+                .span
+                .set_status(Status::error(format!("HTTP {}", status.as_u16())));
         }
         metrics::histogram!(
             HTTP_DURATION,

@@ -38,6 +38,7 @@ mod ops;
 mod processor;
 mod propagation;
 mod shutdown;
+mod startup;
 mod tracer;
 
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
@@ -48,6 +49,7 @@ pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
 pub use ops::{Readiness, always_ready, ops_router};
 pub use propagation::{InjectContext, current_trace_id, inject_context};
 pub use shutdown::{DRAIN_TIMEOUT, flush_spans, serve, serve_until, shutdown_signal};
+pub use startup::{exit_with, init_from_env, parse_args};
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;

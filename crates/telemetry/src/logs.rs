@@ -57,7 +57,9 @@ impl Write for LogSink {
         match self {
             LogSink::Stdout(out) => out.write(buf),
             LogSink::Memory(mem) => {
-                mem.lock().map_err(|_| io::Error::other("log buffer poisoned"))?.extend_from_slice(buf);
+                mem.lock()
+                    .map_err(|_| io::Error::other("log buffer poisoned"))?
+                    .extend_from_slice(buf);
                 Ok(buf.len())
             }
         }
@@ -81,7 +83,17 @@ impl<'a> MakeWriter<'a> for LogWriter {
 }
 
 /// Crates whose spans must never reach the exporter (they are the exporter).
-const NOT_TRACED: &[&str] = &["h2", "hyper", "hyper_util", "tonic", "tower", "reqwest", "opentelemetry", "opentelemetry_sdk", "opentelemetry_otlp"];
+const NOT_TRACED: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "reqwest",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+];
 
 pub(crate) fn install(
     config: &TelemetryConfig,
@@ -96,7 +108,10 @@ pub(crate) fn install(
             .with_filter(log_filter)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .with_ansi(matches!(config.log_writer, LogWriter::Stdout) && io::IsTerminal::is_terminal(&io::stdout()))
+            .with_ansi(
+                matches!(config.log_writer, LogWriter::Stdout)
+                    && io::IsTerminal::is_terminal(&io::stdout()),
+            )
             .with_writer(config.log_writer.clone())
             .with_filter(log_filter)
             .boxed(),
@@ -129,13 +144,21 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut timestamp = String::with_capacity(32);
         SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
         let meta = event.metadata();
         let mut object = Map::new();
         object.insert("timestamp".into(), Value::String(timestamp));
-        object.insert("level".into(), Value::String(meta.level().as_str().to_owned()));
+        object.insert(
+            "level".into(),
+            Value::String(meta.level().as_str().to_owned()),
+        );
         object.insert("target".into(), Value::String(meta.target().to_owned()));
         let mut fields = JsonVisitor(Map::new());
         event.record(&mut fields);
@@ -149,8 +172,14 @@ where
         let cx = opentelemetry::Context::current();
         let span_context = cx.span().span_context().clone();
         if span_context.is_valid() {
-            object.insert("trace_id".into(), Value::String(span_context.trace_id().to_string()));
-            object.insert("span_id".into(), Value::String(span_context.span_id().to_string()));
+            object.insert(
+                "trace_id".into(),
+                Value::String(span_context.trace_id().to_string()),
+            );
+            object.insert(
+                "span_id".into(),
+                Value::String(span_context.span_id().to_string()),
+            );
         }
         for (key, value) in fields.0 {
             object.entry(key).or_insert(value);
@@ -164,7 +193,8 @@ struct JsonVisitor(Map<String, Value>);
 
 impl Visit for JsonVisitor {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_owned(), serde_json::json!(value));
+        self.0
+            .insert(field.name().to_owned(), serde_json::json!(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().to_owned(), Value::from(value));
@@ -176,12 +206,15 @@ impl Visit for JsonVisitor {
         self.0.insert(field.name().to_owned(), Value::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_string()));
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
     }
 }

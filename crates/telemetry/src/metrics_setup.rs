@@ -9,8 +9,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The request-duration buckets of DESIGN.md; 0.25 makes the "% under 250 ms" panel exact.
-pub const HTTP_DURATION_BUCKETS: [f64; 14] =
-    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub(crate) const HTTP_ACTIVE: &str = "http_server_active_requests";
@@ -33,10 +34,23 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInitialized)?;
     let _ = HANDLE.set(handle.clone());
 
-    metrics::describe_histogram!(HTTP_DURATION, Unit::Seconds, "Duration of HTTP server requests, by method, route template and status.");
-    metrics::describe_gauge!(HTTP_ACTIVE, "HTTP server requests in flight, by method and route template.");
-    metrics::describe_gauge!(SERVICE_INFO, "Always 1; labels carry the service name and version.");
-    metrics::describe_counter!(SPANS_DROPPED, "Finished spans dropped because the export queue was full (collector slow or down).");
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Duration of HTTP server requests, by method, route template and status."
+    );
+    metrics::describe_gauge!(
+        HTTP_ACTIVE,
+        "HTTP server requests in flight, by method and route template."
+    );
+    metrics::describe_gauge!(
+        SERVICE_INFO,
+        "Always 1; labels carry the service name and version."
+    );
+    metrics::describe_counter!(
+        SPANS_DROPPED,
+        "Finished spans dropped because the export queue was full (collector slow or down)."
+    );
     metrics::describe_counter!(SPANS_EXPORTED, "Spans exported to the OTLP collector.");
     metrics::describe_counter!(SPANS_EXPORT_FAILED, "Spans whose OTLP export failed.");
     metrics::gauge!(SERVICE_INFO, "service" => config.service_name.clone(), "version" => config.service_version.clone()).set(1.0);

@@ -40,7 +40,10 @@ where
 {
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -53,13 +56,18 @@ where
 async fn metrics() -> Response {
     match crate::render_metrics() {
         Some(body) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             body,
         )
             .into_response(),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"error": "metrics recorder not installed: telemetry::init was not called"})),
+            axum::Json(
+                json!({"error": "metrics recorder not installed: telemetry::init was not called"}),
+            ),
         )
             .into_response(),
     }

@@ -65,7 +65,11 @@ const CONTROL_WAIT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
 
 impl BoundedBatchProcessor {
-    pub(crate) fn new<E>(exporter: E, settings: BatchSettings, executor: Executor) -> std::io::Result<Self>
+    pub(crate) fn new<E>(
+        exporter: E,
+        settings: BatchSettings,
+        executor: Executor,
+    ) -> std::io::Result<Self>
     where
         E: SpanExporter + 'static,
     {
@@ -161,7 +165,9 @@ impl<E: SpanExporter> Worker<E> {
         let _suppressed = Context::enter_telemetry_suppressed_scope();
         let mut next_export = Instant::now() + self.settings.schedule_delay;
         loop {
-            let wait = next_export.saturating_duration_since(Instant::now()).min(POLL);
+            let wait = next_export
+                .saturating_duration_since(Instant::now())
+                .min(POLL);
             match spans.recv_timeout(wait) {
                 Ok(span) => {
                     self.batch.push(span);

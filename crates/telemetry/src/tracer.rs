@@ -14,7 +14,9 @@ static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 /// Installs the propagators always (so incoming trace context is honoured and passed on even
 /// with the SDK disabled) and, when traces are enabled, the tracer provider.
-pub(crate) fn install(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+pub(crate) fn install(
+    config: &TelemetryConfig,
+) -> Result<Option<SdkTracerProvider>, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
@@ -31,7 +33,9 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<Option<SdkTracerProvid
     let processor = match config.protocol {
         OtlpProtocol::Grpc => {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-                TelemetryError::Exporter("the gRPC exporter must be built inside a tokio runtime".into())
+                TelemetryError::Exporter(
+                    "the gRPC exporter must be built inside a tokio runtime".into(),
+                )
             })?;
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -45,7 +49,11 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<Option<SdkTracerProvid
             // The blocking client runs on the processor's own thread, never inside tokio.
             let client = std::thread::spawn({
                 let timeout = config.export_timeout;
-                move || reqwest::blocking::Client::builder().timeout(timeout).build()
+                move || {
+                    reqwest::blocking::Client::builder()
+                        .timeout(timeout)
+                        .build()
+                }
             })
             .join()
             .map_err(|_| TelemetryError::Exporter("building the HTTP client panicked".into()))?

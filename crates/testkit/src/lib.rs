@@ -1,1 +1,74 @@
-pub fn x(){}
+//! Dev-only test kit: real parts on free 127.0.0.1 ports, torn down on drop.
+//!
+//! Tests in this workspace use real processes wherever one runs here: `redis-server`,
+//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC from
+//! `fake-opentelemetry-collector`, HTTP/protobuf served here). A missing binary is a test
+//! failure that names the `apt-get` line installing it, never a silent skip.
+
+mod otlp;
+mod process;
+mod prometheus;
+mod redis;
+
+pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver};
+pub use process::{ServiceProcess, free_port, require_binary, workspace_binary};
+pub use prometheus::{Prometheus, promtool_check_metrics};
+pub use redis::RedisServer;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Serves `router` on a free loopback port in this runtime; the task ends with the runtime.
+pub async fn spawn_router(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    addr
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Parses Prometheus text exposition into `(series, value)` pairs, series as written
+/// (`name{label="v"}`), for assertions on a scraped `/metrics`.
+pub fn parse_metrics(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of the one series exactly equal to `series` (e.g. `hello_world_counter`).
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    parse_metrics(text)
+        .into_iter()
+        .find(|(s, _)| s == series)
+        .map(|(_, v)| v)
+}

@@ -1,0 +1,179 @@
+//! Child processes that die with the test: our service binaries and system daemons.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound, then released; the caller binds it right away).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// The path of a system binary, or a panic naming the package that provides it.
+pub fn require_binary(name: &str, apt_package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed: run `apt-get update && apt-get install -y {apt_package}` (or `just setup`)")
+    })
+}
+
+/// A binary of this workspace built by `cargo build` (for tests in other crates than its own,
+/// which cannot use `CARGO_BIN_EXE_*`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --bins` first (just test does)",
+        path.display()
+    );
+    path
+}
+
+/// One of our services (or any HTTP daemon) running as a child process on a free port.
+/// Stopped with SIGTERM (then SIGKILL) on drop.
+pub struct ServiceProcess {
+    child: Option<Child>,
+    addr: SocketAddr,
+    log_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with `LISTEN_ADDR=127.0.0.1:<free port>` plus `env`, and waits until
+    /// `/healthz` answers 200 (panics with the process's output after 20 s).
+    pub async fn start(binary: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(binary, &[], env).await
+    }
+
+    pub async fn start_with_args(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("output.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env("LISTEN_ADDR", addr.to_string())
+            .env("OTEL_SDK_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut service = Self {
+            child: Some(child),
+            addr,
+            log_path,
+            _dir: dir,
+        };
+        service.wait_healthy(Duration::from_secs(20)).await;
+        service
+    }
+
+    async fn wait_healthy(&mut self, timeout: Duration) {
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/healthz", self.addr);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(response) = client.get(&url).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("service exited early with {status}:\n{}", self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "service not healthy after {timeout:?}:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the exit; `None` if it did not exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        signal(child.id(), "TERM");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(5));
+        }
+    }
+}
+
+/// SIGTERM, a bounded wait, then SIGKILL: no process outlives its test.
+pub(crate) fn stop_child(child: &mut Child, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    signal(child.id(), "TERM");
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Sends a signal by name (`TERM`, `KILL`, `HUP`, `STOP`, `CONT`) with kill(1): no unsafe code.
+pub(crate) fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}

@@ -1,0 +1,79 @@
+//! Seed 000 ("DevOps: Flask task") in Rust: `GET /` answers `Visit number N`.
+//!
+//! The Flask original counted with a module-level integer, so concurrent requests could see the
+//! same N. Here the count is one atomic `fetch_add`: every answer's N is distinct and the last N
+//! equals the number of answers. `hello_world_counter` keeps the seed's name so its Grafana query
+//! `rate(hello_world_counter[30s])` ("Visits per second") works unchanged.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Seed 000's metric name, kept without `_total` on purpose (its dashboard query uses it).
+pub const VISITS_METRIC: &str = "hello_world_counter";
+
+/// Configuration from flags or the environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    version,
+    about = "Visit counter (seed 000) with Prometheus metrics and OTLP traces"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:5000")]
+    pub listen_addr: SocketAddr,
+}
+
+/// The one error type of this service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Shared state: the visit count.
+#[derive(Debug, Clone, Default)]
+pub struct AppState {
+    visits: Arc<AtomicU64>,
+}
+
+/// The service's routes, measured and traced, plus `/metrics`, `/healthz`, `/readyz`.
+pub fn router(state: AppState) -> Router {
+    metrics::describe_counter!(
+        VISITS_METRIC,
+        "Visits answered by GET / (seed 000's metric)."
+    );
+    Router::new()
+        .route("/", get(visit))
+        .with_state(state)
+        .layer(telemetry::HttpLayer::new())
+        .merge(telemetry::ops_router(telemetry::always_ready))
+}
+
+async fn visit(State(state): State<AppState>) -> String {
+    let n = state.visits.fetch_add(1, Ordering::Relaxed) + 1;
+    metrics::counter!(VISITS_METRIC).increment(1);
+    format!("Visit number {n}\n")
+}
+
+/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+    tracing::info!(addr = %config.listen_addr, "listening");
+    telemetry::serve(listener, router(AppState::default()))
+        .await
+        .map_err(Error::Serve)
+}
