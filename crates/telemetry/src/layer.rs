@@ -25,7 +25,10 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
 const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 
-/// The tower layer. `Router::new().route(..).layer(HttpLayer::new())`.
+/// The tower layer. Apply it last, after every route, fallback and merge:
+/// `Router::new().route(..).merge(ops_router(..)).layer(HttpLayer::new())`. Routes added after
+/// `layer` are not measured, and axum's default 404 fallback is only wrapped when it exists
+/// before `layer` is called.
 #[derive(Debug, Clone, Default)]
 pub struct HttpLayer {
     _private: (),

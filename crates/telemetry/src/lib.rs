@@ -15,11 +15,12 @@
 //!         env!("CARGO_PKG_NAME"),
 //!         env!("CARGO_PKG_VERSION"),
 //!     )?)?;
-//!     // 2. Your routes, wrapped by the HTTP layer; then the ops routes (not measured).
+//!     // 2. Your routes and the ops routes (/metrics, /healthz, /readyz: never measured),
+//!     //    then the HTTP layer LAST, so it also sees requests that match no route.
 //!     let app = Router::new()
 //!         .route("/hello/{name}", get(|| async { "hi\n" }))
-//!         .layer(telemetry::HttpLayer::new())
-//!         .merge(telemetry::ops_router(telemetry::always_ready));
+//!         .merge(telemetry::ops_router(telemetry::always_ready))
+//!         .layer(telemetry::HttpLayer::new());
 //!     // 3. Serve until SIGINT/SIGTERM, then drain requests; the guard flushes spans on drop.
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //!     axum::serve(listener, app)

@@ -1,5 +1,5 @@
 //! The operational routes every service serves on its own port: `/metrics`, `/healthz`, `/readyz`.
-//! They are merged after the HTTP layer, so scrapes and probes never show up in RED metrics or traces.
+//! The HTTP layer skips these paths, so scrapes and probes never show up in RED metrics or traces.
 
 use axum::Router;
 use axum::http::{StatusCode, header};

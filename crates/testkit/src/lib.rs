@@ -10,7 +10,7 @@ mod process;
 mod prometheus;
 mod redis;
 
-pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver};
+pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, span_attribute};
 pub use process::{ServiceProcess, free_port, require_binary, workspace_binary};
 pub use prometheus::{Prometheus, promtool_check_metrics};
 pub use redis::RedisServer;

@@ -112,3 +112,26 @@ impl OtlpHttpReceiver {
         }
     }
 }
+
+/// An attribute of a received span as plain text (`"GET"` → `GET`, `200` → `200`).
+///
+/// `fake-opentelemetry-collector` stores attribute values as the Debug text of the protobuf
+/// `AnyValue`; this unwraps the scalar cases so tests compare with what they mean.
+pub fn span_attribute(span: &ExportedSpan, key: &str) -> Option<String> {
+    let raw = span.attributes.get(key)?;
+    for kind in ["StringValue(", "IntValue(", "BoolValue(", "DoubleValue("] {
+        if let Some(start) = raw.find(kind) {
+            let rest = &raw[start + kind.len()..];
+            let end = rest.rfind(")) })")?;
+            let value = &rest[..end];
+            return Some(
+                value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value)
+                    .to_owned(),
+            );
+        }
+    }
+    Some(raw.clone())
+}

@@ -54,8 +54,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(visit))
         .with_state(state)
-        .layer(telemetry::HttpLayer::new())
         .merge(telemetry::ops_router(telemetry::always_ready))
+        .layer(telemetry::HttpLayer::new())
 }
 
 async fn visit(State(state): State<AppState>) -> String {
