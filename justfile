@@ -1,0 +1,50 @@
+# Observable Rust microservices: `just` lists the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+compose := "docker compose"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Install the test tools (apt packages, just, Python checkers in .venv). Needs root or sudo.
+setup:
+    bash scripts/setup.sh
+
+# Everything CI runs: every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
+test:
+    cargo build --workspace --bins
+    cargo test --workspace --no-fail-fast
+    if [ -f deploy/check.sh ]; then bash deploy/check.sh; fi
+
+# Formatting, lints and the deploy/ config checks.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    if [ -f deploy/check.sh ]; then bash deploy/check.sh; fi
+
+# The whole stack in Docker: services, Redis, Jaeger, Prometheus, Grafana, Alertmanager, exporters, loadgen.
+up:
+    {{compose}} up -d --build
+    @echo "Grafana http://localhost:3000  Jaeger http://localhost:16686  Prometheus http://localhost:9090"
+
+# Stop the stack and remove its containers (volumes are kept).
+down:
+    {{compose}} down
+
+# Follow the stack's logs.
+logs *services:
+    {{compose}} logs -f {{services}}
+
+# The services natively, no Docker: redis-server and prometheus from the OS when installed.
+dev:
+    bash scripts/dev.sh
+
+# Drive realistic traffic at a running stack (native or Compose) so every panel and trace view fills.
+load *args:
+    cargo run --release -p loadgen -- {{args}}
+
+# The benchmark table (BENCHMARKS.md) next to its baselines.
+bench *args:
+    @echo "just bench arrives with the benchmarks issue (see issues); nothing was measured." >&2; exit 1
