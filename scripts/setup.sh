@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server prometheus prometheus-alertmanager prometheus-node-exporter
+packages=(redis-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter
           docker-compose chromium chromium-driver wrk python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do
@@ -19,8 +19,8 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # Debian starts these daemons on install where an init system runs; the tests start their own.
-for daemon in redis-server prometheus prometheus-alertmanager prometheus-node-exporter; do
-  pkill -x "$daemon" 2>/dev/null || true
+for daemon in redis-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter; do
+  pkill -f "^/usr/bin/${daemon}( |$)" 2>/dev/null || true
 done
 
 if ! command -v just >/dev/null; then

@@ -57,37 +57,49 @@ impl ServiceProcess {
     }
 
     pub async fn start_with_args(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log_path = dir.path().join("output.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut command = Command::new(binary);
         command
             .args(args)
             .env("LISTEN_ADDR", addr.to_string())
             .env("OTEL_SDK_DISABLED", "true")
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::spawn(command, addr, "/healthz").await
+    }
+
+    /// Starts a third-party daemon (an exporter, Alertmanager) already told to listen on `addr`
+    /// by `command`'s arguments, and waits until `ready_path` answers 200.
+    pub async fn start_daemon(command: Command, addr: SocketAddr, ready_path: &str) -> Self {
+        Self::spawn(command, addr, ready_path).await
+    }
+
+    async fn spawn(mut command: Command, addr: SocketAddr, ready_path: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("output.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        command
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log);
         let child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
         let mut service = Self {
             child: Some(child),
             addr,
             log_path,
             _dir: dir,
         };
-        service.wait_healthy(Duration::from_secs(20)).await;
+        service
+            .wait_ready(ready_path, Duration::from_secs(20))
+            .await;
         service
     }
 
-    async fn wait_healthy(&mut self, timeout: Duration) {
+    async fn wait_ready(&mut self, ready_path: &str, timeout: Duration) {
         let client = reqwest::Client::new();
-        let url = format!("http://{}/healthz", self.addr);
+        let url = format!("http://{}{ready_path}", self.addr);
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(response) = client.get(&url).send().await {
@@ -100,11 +112,14 @@ impl ServiceProcess {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("service exited early with {status}:\n{}", self.logs());
+                panic!(
+                    "{url}: process exited early with {status}:\n{}",
+                    self.logs()
+                );
             }
             assert!(
                 Instant::now() < deadline,
-                "service not healthy after {timeout:?}:\n{}",
+                "{url} not ready after {timeout:?}:\n{}",
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;

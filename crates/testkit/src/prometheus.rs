@@ -16,6 +16,11 @@ impl Prometheus {
     /// Starts prometheus with `config` (YAML text) written to `prometheus.yml` in a temp dir,
     /// next to `files` (relative path, contents), e.g. rule files the config refers to.
     pub async fn start(config: &str, files: &[(&str, &str)]) -> Self {
+        Self::start_on(free_port(), config, files).await
+    }
+
+    /// Like [`start`](Self::start) on a given port (for configs that scrape Prometheus itself).
+    pub async fn start_on(port: u16, config: &str, files: &[(&str, &str)]) -> Self {
         let binary = require_binary("prometheus", "prometheus");
         let dir = tempfile::tempdir().expect("tempdir");
         for (name, contents) in files {
@@ -27,7 +32,6 @@ impl Prometheus {
         }
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
-        let port = free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config_path.display()))
