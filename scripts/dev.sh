@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `just dev`: the stack natively, no Docker. Builds the services and runs them on their usual
+# ports (DESIGN.md), with redis-server, redis_exporter, node-exporter, Alertmanager and Prometheus
+# from the OS when they are installed (`just setup`). Prometheus uses deploy/prometheus with the
+# Compose host names rewritten to 127.0.0.1. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=target/dev
+mkdir -p "$state"
+cargo build --bins
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+start() { # name, command...
+  local name=$1; shift
+  "$@" >"$state/$name.log" 2>&1 &
+  pids+=($!)
+  echo "started $name (pid $!, log $state/$name.log)"
+}
+have() { command -v "$1" >/dev/null; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if listening 6379; then
+  echo "redis: using the server already on 127.0.0.1:6379"
+elif have redis-server; then
+  start redis redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no
+else
+  echo "redis-server not installed (apt-get install -y redis-server): redis-counter will answer 503" >&2
+fi
+
+export LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
+start web-flask-equivalent env LISTEN_ADDR=127.0.0.1:5000 target/debug/web-flask-equivalent
+start redis-counter env LISTEN_ADDR=127.0.0.1:5001 REDIS_URL=redis://127.0.0.1:6379 target/debug/redis-counter
+start robot-control env LISTEN_ADDR=127.0.0.1:6543 ROBOT_DRIVER=sim target/debug/robot-control
+start url-prober env LISTEN_ADDR=127.0.0.1:8080 target/debug/url-prober # built-in defaults probe loopback
+
+have prometheus-redis-exporter && start redis-exporter prometheus-redis-exporter \
+  --web.listen-address=127.0.0.1:9121 --redis.addr=redis://127.0.0.1:6379
+have prometheus-node-exporter && start node-exporter prometheus-node-exporter --web.listen-address=127.0.0.1:9100
+if have prometheus-alertmanager; then
+  start alertmanager prometheus-alertmanager --config.file=deploy/alertmanager/alertmanager.yml \
+    --storage.path="$state/alertmanager" --web.listen-address=127.0.0.1:9093 --cluster.listen-address=
+fi
+if have prometheus; then
+  mkdir -p "$state/prometheus"
+  rm -rf "$state/prometheus/rules" && cp -r deploy/prometheus/rules "$state/prometheus/rules"
+  # Same ports natively as in Compose; only the host names change (cAdvisor is on host port 8081).
+  sed -e 's/"cadvisor:8080"/"127.0.0.1:8081"/' \
+      -e 's/"\(web-flask-equivalent\|redis-counter\|robot-control\|url-prober\|loadgen\|prometheus\|alertmanager\|jaeger\|redis-exporter\|node-exporter\):/"127.0.0.1:/' \
+      deploy/prometheus/prometheus.yml >"$state/prometheus/prometheus.yml"
+  start prometheus prometheus --config.file="$state/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$state/prometheus/data" --web.listen-address=127.0.0.1:9090
+else
+  echo "prometheus not installed (apt-get install -y prometheus): no scraping" >&2
+fi
+
+cat <<EOT
+
+Native stack up:  web http://127.0.0.1:5000  redis-counter http://127.0.0.1:5001
+  robot UI http://127.0.0.1:6543  url-prober http://127.0.0.1:8080/queryurl  Prometheus http://127.0.0.1:9090
+Traffic: just load      Stop: Ctrl-C
+EOT
+wait
