@@ -7,6 +7,8 @@
 //! data. Only panels of exporters that cannot run here (cAdvisor) are exempt, and they are listed.
 //! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 use std::collections::{BTreeMap, BTreeSet};
@@ -549,7 +551,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
             for rule in group["rules"].as_sequence_mut().unwrap() {
-                if rule["alert"] == Yaml::from("RedisDown") {
+                if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");
                 }
             }

@@ -12,7 +12,7 @@ use opentelemetry_http::HeaderExtractor;
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
@@ -149,6 +149,19 @@ fn traceresponse(span: &Span) -> Option<HeaderValue> {
     HeaderValue::from_str(&value).ok()
 }
 
+/// Status codes as shared label values: no allocation per request.
+fn status_label(status: http::StatusCode) -> Arc<str> {
+    static LABELS: LazyLock<Vec<Arc<str>>> = LazyLock::new(|| {
+        (100..1000u16)
+            .map(|code| Arc::from(code.to_string()))
+            .collect()
+    });
+    LABELS
+        .get(usize::from(status.as_u16().saturating_sub(100)))
+        .cloned()
+        .unwrap_or_else(|| Arc::from(status.as_str()))
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -184,7 +197,7 @@ struct ActiveRequest {
 
 impl ActiveRequest {
     fn start(method: &'static str, route: Arc<str>) -> Self {
-        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.to_string())
+        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone())
             .increment(1.0);
         Self { method, route }
     }
@@ -192,7 +205,7 @@ impl ActiveRequest {
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
-        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => self.method, "http_route" => self.route.to_string())
+        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => self.method, "http_route" => self.route.clone())
             .decrement(1.0);
     }
 }
@@ -252,8 +265,8 @@ where
         metrics::histogram!(
             HTTP_DURATION,
             "http_request_method" => state.method,
-            "http_route" => state.route.to_string(),
-            "http_response_status_code" => status.as_str().to_owned(),
+            "http_route" => state.route,
+            "http_response_status_code" => status_label(status),
         )
         .record(elapsed);
         if let Some(value) = state.traceresponse {

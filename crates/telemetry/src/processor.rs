@@ -126,10 +126,10 @@ impl SpanProcessor for BoundedBatchProcessor {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let result = self.request(Control::Shutdown);
-        if result.is_ok() {
-            if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
-                let _ = worker.join();
-            }
+        if result.is_ok()
+            && let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take())
+        {
+            let _ = worker.join();
         }
         result
     }

@@ -102,10 +102,10 @@ impl ServiceProcess {
         let url = format!("http://{}{ready_path}", self.addr);
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(response) = client.get(&url).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             if let Some(status) = self
                 .child

@@ -59,10 +59,10 @@ impl Prometheus {
         let deadline = Instant::now() + timeout;
         let client = reqwest::Client::new();
         loop {
-            if let Ok(r) = client.get(format!("{}/-/ready", self.url())).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = client.get(format!("{}/-/ready", self.url())).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
