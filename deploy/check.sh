@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Static checks of the deployment configuration: docker-compose.yml, Dockerfile, deploy/ and dashboards/.
+#
+#   bash deploy/check.sh        (from anywhere; `just test` runs it)
+#
+# Everything that can run here runs for real: promtool parses and unit-tests the rules, amtool
+# checks Alertmanager's config, kubectl renders the kustomize base, kubernetes-validate checks it
+# against the Kubernetes schemas, check-jsonschema checks Compose against the compose-spec.
+# deploy/tests/check_static.py adds the cross-file checks no tool does (every scrape target is a
+# Compose service, dashboards only use provisioned datasources, k8s rules == Prometheus rules, ...).
+#
+# A missing tool is a failed check that prints how to install it: nothing is skipped silently.
+# Tools: the Python venv at ${VENV:-.venv} (check-jsonschema, kubernetes-validate, PyYAML), and
+# promtool, amtool, prometheus-alertmanager, docker-compose (or `docker compose`), kubectl, rustc on PATH.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+APT_HINT="apt-get update && apt-get install -y prometheus prometheus-alertmanager docker-compose"
+VENV_HINT="python3 -m venv $VENV && $VENV/bin/pip install check-jsonschema kubernetes-validate pyyaml"
+declare -A HINTS=(
+  [promtool]="$APT_HINT   (promtool comes with Debian's prometheus package)"
+  [prometheus-alertmanager]="$APT_HINT"
+  [amtool]="$APT_HINT   (amtool comes with prometheus-alertmanager)"
+  [docker-compose]="$APT_HINT"
+  [kubectl]="see https://kubernetes.io/docs/tasks/tools/ (or apt-get install -y kubectl from pkgs.k8s.io)"
+  [rustc]="curl https://sh.rustup.rs -sSf | sh   (or use the workspace's toolchain)"
+  ["$PY"]="$VENV_HINT"
+  ["$VENV/bin/check-jsonschema"]="$VENV_HINT"
+  ["$VENV/bin/kubernetes-validate"]="$VENV_HINT"
+)
+
+# need TOOL...: fail (loudly, with the install command) unless every tool is available.
+need() {
+  local tool missing=0
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      echo "   MISSING TOOL: $tool" >&2
+      echo "   install with: ${HINTS[$tool]:-?}" >&2
+      missing=1
+    fi
+  done
+  return "$missing"
+}
+
+passed=0
+failed=0
+failures=()
+check() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "   ok"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "   FAILED: $name" >&2
+  fi
+}
+
+compose_cmd() {
+  if command -v docker-compose >/dev/null 2>&1; then
+    docker-compose "$@"
+  elif command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+    docker compose "$@"
+  else
+    need docker-compose
+  fi
+}
+
+# --- the checks ---------------------------------------------------------------------------------
+
+compose_schema() { need "$VENV/bin/check-jsonschema" && "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml; }
+# Variables Compose interpolates all have defaults in the file; set them anyway so the check does not
+# depend on the caller's environment.
+compose_config() { GRAFANA_ADMIN_PASSWORD=${GRAFANA_ADMIN_PASSWORD:-admin} compose_cmd -f docker-compose.yml config -q; }
+static() { need "$PY" && "$PY" deploy/tests/check_static.py "$@"; }
+healthcheck_probe() {
+  need rustc || return 1
+  rustc --edition 2024 -O -C strip=symbols deploy/docker/healthcheck.rs -o "$TMP/healthcheck" || return 1
+  # Nothing listens on port 1: the probe must report unhealthy.
+  if "$TMP/healthcheck" http://127.0.0.1:1/healthz 2>/dev/null; then
+    echo "   healthcheck reported a closed port as healthy" >&2
+    return 1
+  fi
+}
+prom_config() { need promtool && promtool check config deploy/prometheus/prometheus.yml; }
+prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
+prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
+alertmanager_config() { need amtool && amtool check-config deploy/alertmanager/alertmanager.yml; }
+# A real Alertmanager (Debian: prometheus-alertmanager) on a free loopback port, fed alerts through
+# its API: the inhibition rules mute exactly the alerts they should.
+alertmanager_inhibition() {
+  local binary
+  binary=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  [ -n "$binary" ] || need prometheus-alertmanager || return 1
+  need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
+}
+dashboards_fresh() { need "$PY" && "$PY" deploy/grafana/dashboards.py --check; }
+dashboard_promql() {
+  need "$PY" promtool && "$PY" deploy/tests/check_static.py dashboard-promql >"$TMP/dashboard-queries.yml" \
+    && promtool check rules "$TMP/dashboard-queries.yml"
+}
+prometheusrule_fresh() { need "$PY" && "$PY" deploy/k8s/gen_prometheusrule.py --check; }
+k8s_render() { need kubectl "$PY" && kubectl kustomize deploy/k8s >"$TMP/k8s.yaml" && "$PY" deploy/tests/check_static.py k8s <"$TMP/k8s.yaml"; }
+# kubernetes-validate has no schemas for prometheus-operator's CRDs (ServiceMonitor, PrometheusRule):
+# they are filtered out here and checked structurally by the k8s check above instead.
+k8s_validate() {
+  need kubectl "$PY" "$VENV/bin/kubernetes-validate" \
+    && kubectl kustomize deploy/k8s | "$PY" deploy/tests/check_static.py k8s-core >"$TMP/k8s-core.yaml" \
+    && "$VENV/bin/kubernetes-validate" --strict --quiet "$TMP/k8s-core.yaml"
+}
+
+check "compose: compose-spec schema (check-jsonschema)" compose_schema
+check "compose: docker-compose config -q" compose_config
+check "compose: health checks, pinned images, service_healthy ordering" static compose
+check "Dockerfile: one target per service, non-root, health check" static dockerfile
+check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
+check "prometheus: promtool check config" prom_config
+check "prometheus: promtool check rules" prom_rules
+check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
+check "prometheus: scrape targets are Compose services, all services scraped" static scrape
+check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
+check "alertmanager: amtool check-config" alertmanager_config
+check "alertmanager: inhibitions mute exactly the symptom alerts (live Alertmanager)" alertmanager_inhibition
+check "grafana: dashboards and datasources (ids, titles, units, descriptions, uids)" static dashboards
+check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
+check "grafana: every panel query and trace-to-metrics query parses (promtool)" dashboard_promql
+check "k8s: PrometheusRule matches deploy/prometheus/rules" prometheusrule_fresh
+check "k8s: kubectl kustomize renders; ServiceMonitors, hardening, probes" k8s_render
+check "k8s: kubernetes-validate --strict (non-CRD objects)" k8s_validate
+
+echo
+if [ "$failed" -gt 0 ]; then
+  printf 'failed: %s\n' "${failures[@]}" >&2
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
