@@ -29,10 +29,12 @@ fn no_credentials_are_committed() {
 #[test]
 fn the_check_catches_planted_credentials() {
     let dir = tempfile::tempdir().unwrap();
+    // Assembled at run time so this file does not trip the check itself.
     let token = ["ghp_", &"a1B2c3D4e5".repeat(4)].concat();
+    let url = ["redis://:", "s3cretpass", "@redis:6379"].concat();
     std::fs::write(
         dir.path().join("leak.env"),
-        format!("GH_TOKEN={token}\nREDIS_URL=redis://:s3cretpass@redis:6379\nGRAFANA_PASSWORD=${{GRAFANA_ADMIN_PASSWORD:-admin}}\n"),
+        format!("GH_TOKEN={token}\nREDIS_URL={url}\nGRAFANA_PASSWORD=${{GRAFANA_ADMIN_PASSWORD:-admin}}\n"),
     )
     .unwrap();
     let output = check_secrets(Some(dir.path()));
@@ -40,5 +42,5 @@ fn the_check_catches_planted_credentials() {
     assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(report.contains("leak.env:1: GitHub token"), "{report}");
     assert!(report.contains("leak.env:2: credential in URL"), "{report}");
-    assert!(!report.contains("leak.env:3"), "an environment reference is not a secret: {report}");
+    assert!(!report.contains("leak.env:3"), "an environment reference is fine: {report}");
 }
