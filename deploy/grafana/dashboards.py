@@ -435,9 +435,9 @@ def redis_counter() -> dict:
     job = "redis-counter"
     sel = f'job="{job}"'
     panels = [
-        timeseries("Hits per second", "Increments acknowledged with 200 (redis_counter_hits_total): "
+        timeseries("Hits per second", "Increments acknowledged with 200 (hits_total): "
                    "every one of them is durable in Redis.", "ops",
-                   targets((f"sum(rate(redis_counter_hits_total{{{sel}}}[{RI}]))", "hits/s")), links=trace_link(job)),
+                   targets((f"sum(rate(hits_total{{{sel}}}[{RI}]))", "hits/s")), links=trace_link(job)),
         stat("Redis up", "redis_exporter's view of Redis (redis_up). Alert RedisDown fires after 1m down; "
              "redis-counter then answers 503 and recovers by itself.", "none",
              targets(("max(redis_up)", "redis")), mappings=UP_DOWN,

@@ -1,0 +1,279 @@
+//! Seeds 001/002 ("cortico-test", "docker-monitoring" Flask apps) in Rust: `GET /` increments
+//! the Redis key `hits` with `INCR` and answers `Hello World! I have been seen N times.`.
+//!
+//! What changed from the seeds, and why:
+//! - The seed retried 5 times 0.5 s apart, holding each request up to 2.5 s while Redis was
+//!   down. Here a request gets a connection within 1 s (3 tries, 50/100 ms apart) and then sends
+//!   `INCR` once; if Redis is gone the answer is a prompt 503 with a JSON `{"error": ...}` and the
+//!   pool reconnects by itself when Redis is back. `INCR` is never re-sent after it may have
+//!   reached Redis, so a 200 is counted exactly once (see [`redis_client`]).
+//! - Seed 002's random sleep is an opt-in setting (`SIMULATED_LATENCY_MAX`), off by default.
+//! - Every Redis command is a client span under the request span and is measured
+//!   (docs/METRICS.md, "redis-counter").
+
+pub mod metric_names;
+pub mod redis_client;
+pub mod redis_url;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metric_names::{HITS, REDIS_COMMAND_DURATION, REDIS_COMMAND_DURATION_BUCKETS};
+use redis_client::{RedisClient, RetryPolicy};
+use redis_url::{RedisTarget, RedisUrl};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The Redis key the seeds count in.
+pub const HITS_KEY: &str = "hits";
+
+/// Configuration from flags or the environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    version,
+    about = "Redis hit counter (seeds 001/002) with Prometheus metrics and OTLP traces"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:5001")]
+    pub listen_addr: SocketAddr,
+    /// Redis to count in: redis://[[user]:password@]host[:port][/db] or redis+unix:///path.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true,
+        value_parser = RedisUrl::from_arg
+    )]
+    pub redis_url: RedisUrl,
+    /// Maximum number of pooled Redis connections.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub redis_pool_size: u16,
+    /// Bound on one Redis command's round trip once sent (humantime, e.g. 500ms).
+    #[arg(long, env = "REDIS_COMMAND_TIMEOUT", default_value = "500ms",
+          value_parser = humantime::parse_duration)]
+    pub redis_command_timeout: Duration,
+    /// Seed 002's latency simulation: sleep a random time up to this (e.g. 250ms) before
+    /// answering `GET /`. Off when unset or 0.
+    #[arg(long, env = "SIMULATED_LATENCY_MAX", value_parser = humantime::parse_duration)]
+    pub simulated_latency_max: Option<Duration>,
+}
+
+/// Was a failed Redis command applied?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Certainly not: it was never sent, or Redis refused it.
+    No,
+    /// It was sent and no reply came: Redis may have applied it.
+    Unknown,
+}
+
+/// The `kind` label of `redis_client_errors_total`: a fixed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisErrorKind {
+    /// Connecting failed or the connection broke.
+    Connection,
+    /// Connecting or the reply took too long.
+    Timeout,
+    /// No pooled connection became free in time (or the pool is closed).
+    Pool,
+    /// Redis answered with an error.
+    Response,
+}
+
+impl RedisErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connection => "connection",
+            Self::Timeout => "timeout",
+            Self::Pool => "pool",
+            Self::Response => "response",
+        }
+    }
+}
+
+/// The one error type of this service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid REDIS_URL {url}: {reason}")]
+    InvalidRedisUrl { url: String, reason: String },
+    #[error("cannot set up the Redis connection pool: {0}")]
+    Pool(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("{}", redis_message(.command, *.kind, *.applied, *.transient, .detail))]
+    Redis {
+        command: &'static str,
+        kind: RedisErrorKind,
+        applied: Applied,
+        /// Trying again may succeed (Redis down or restarting, pool busy).
+        transient: bool,
+        /// Never contains the Redis password.
+        detail: String,
+    },
+}
+
+fn redis_message(
+    command: &str,
+    kind: RedisErrorKind,
+    applied: Applied,
+    transient: bool,
+    detail: &str,
+) -> String {
+    let kind = kind.as_str();
+    match (applied, transient) {
+        (Applied::Unknown, _) => format!(
+            "Redis did not confirm {command} ({kind}: {detail}); it may or may not have been applied"
+        ),
+        (Applied::No, true) => {
+            format!("Redis unavailable ({kind}: {detail}); {command} was not applied")
+        }
+        (Applied::No, false) => format!("Redis rejected {command}: {detail}"),
+    }
+}
+
+impl Error {
+    /// Only a command that certainly did not reach Redis, for a reason that may pass, is retried.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Redis {
+                applied: Applied::No,
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Redis {
+                kind: RedisErrorKind::Response,
+                transient: false,
+                ..
+            } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Redis { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        (
+            self.status(),
+            axum::Json(serde_json::json!({"error": self.to_string()})),
+        )
+            .into_response()
+    }
+}
+
+/// Shared state: the Redis pool and the latency setting.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    redis: RedisClient,
+    simulated_latency_max: Option<Duration>,
+}
+
+impl AppState {
+    /// Checks `REDIS_URL` and builds the pool (connections are made on first use, so the
+    /// service starts, and answers 503, while Redis is still down).
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let target = RedisTarget::parse(&config.redis_url)?;
+        let policy = RetryPolicy {
+            command_timeout: config.redis_command_timeout,
+            ..RetryPolicy::default()
+        };
+        let redis = RedisClient::new(target, usize::from(config.redis_pool_size), policy)?;
+        Ok(Self {
+            redis,
+            simulated_latency_max: config.simulated_latency_max.filter(|d| !d.is_zero()),
+        })
+    }
+
+    pub fn redis(&self) -> &RedisClient {
+        &self.redis
+    }
+}
+
+/// The telemetry settings from the environment, with sub-millisecond buckets for Redis commands.
+pub fn telemetry_config() -> Result<telemetry::TelemetryConfig, telemetry::TelemetryError> {
+    let mut config =
+        telemetry::TelemetryConfig::from_env(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))?;
+    config.histogram_buckets.push((
+        REDIS_COMMAND_DURATION.to_owned(),
+        REDIS_COMMAND_DURATION_BUCKETS.to_vec(),
+    ));
+    Ok(config)
+}
+
+/// The service's routes, measured and traced, plus `/metrics`, `/healthz`, `/readyz` (Redis PING).
+pub fn router(state: AppState) -> Router {
+    metric_names::describe();
+    redis_client::register_error_kinds();
+    metrics::counter!(HITS).increment(0);
+    state.redis.record_pool_status();
+    let redis = state.redis.clone();
+    let readiness = move || {
+        let redis = redis.clone();
+        async move { redis.ping().await.map_err(|error| error.to_string()) }
+    };
+    Router::new()
+        .route("/", get(hit))
+        .with_state(state)
+        .merge(telemetry::ops_router(readiness))
+        .layer(telemetry::HttpLayer::new())
+}
+
+async fn hit(State(state): State<AppState>) -> Response {
+    if let Some(max) = state.simulated_latency_max {
+        tokio::time::sleep(rand::random_range(Duration::ZERO..=max)).await;
+    }
+    match state.redis.incr(HITS_KEY).await {
+        Ok(n) => {
+            metrics::counter!(HITS).increment(1);
+            format!("Hello World! I have been seen {n} times.\n").into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let state = AppState::new(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+    tracing::info!(
+        addr = %config.listen_addr,
+        redis = state.redis.redacted_url(),
+        pool_size = config.redis_pool_size,
+        simulated_latency_max = ?state.simulated_latency_max,
+        "listening"
+    );
+    // Keep the pool gauges fresh between requests, so a scrape shows the pool as it is.
+    let pool = state.redis.clone();
+    let gauges = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            pool.record_pool_status();
+        }
+    });
+    let result = telemetry::serve(listener, router(state))
+        .await
+        .map_err(Error::Serve);
+    gauges.abort();
+    result
+}

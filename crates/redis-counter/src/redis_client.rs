@@ -1,0 +1,304 @@
+//! The Redis client: a deadpool-redis pool plus one wrapper that every command goes through, so
+//! each command is a client span (child of the request span), a duration sample, and, on failure,
+//! a classified error.
+//!
+//! Retry rule, and why: a command is retried only when it was certainly not applied: the pool
+//! could not hand out a connection (connect refused, connect timeout, dead connection found by
+//! deadpool's recycle PING) or Redis refused it with `LOADING` while reloading its data after a
+//! restart. Once an `INCR` has been written to a connection and no reply came back (timeout,
+//! connection reset) it may have been applied, and retrying it could count one visit twice, so
+//! the request fails with 503 instead. Retries are few and short (3 tries, 50 ms then 100 ms
+//! apart, all within one deadline): under load a long retry only piles up waiting requests,
+//! while a restart blip of a fraction of a second is still absorbed.
+
+use crate::metric_names::{
+    ERROR_KINDS, REDIS_COMMAND_DURATION, REDIS_ERRORS, REDIS_POOL_AVAILABLE, REDIS_POOL_SIZE,
+    REDIS_POOL_WAITING,
+};
+use crate::redis_url::RedisTarget;
+use crate::{Applied, Error, RedisErrorKind};
+use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
+use deadpool_redis::{Manager, Pool, PoolError, Runtime, TimeoutType, Timeouts};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// How long and how often the client tries before giving up on a request.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts to get a connection (the command itself is sent at most once).
+    pub attempts: u32,
+    /// Pause before the 2nd, 3rd, ... attempt (the last value repeats).
+    pub backoff: Vec<Duration>,
+    /// Everything before sending the command (waiting for the pool, connecting, retrying)
+    /// ends by this deadline.
+    pub checkout_deadline: Duration,
+    /// Bound on establishing one new connection and on deadpool's recycle PING.
+    pub connect_timeout: Duration,
+    /// Bound on one command's round trip, once sent.
+    pub command_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: vec![Duration::from_millis(50), Duration::from_millis(100)],
+            checkout_deadline: Duration::from_secs(1),
+            connect_timeout: Duration::from_millis(300),
+            command_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the pool.
+#[derive(Clone)]
+pub struct RedisClient {
+    pool: Pool,
+    target: Arc<RedisTarget>,
+    policy: Arc<RetryPolicy>,
+}
+
+impl std::fmt::Debug for RedisClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisClient")
+            .field("url", &self.target.redacted)
+            .field("pool", &self.pool.status())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl RedisClient {
+    /// Builds the pool; no connection is made until the first command.
+    pub fn new(target: RedisTarget, pool_size: usize, policy: RetryPolicy) -> Result<Self, Error> {
+        let connection_config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(policy.connect_timeout))
+            .set_response_timeout(Some(policy.command_timeout));
+        let manager = Manager::new_with_config(target.info.clone(), connection_config)
+            .map_err(|e| Error::Pool(target.scrub(e.to_string())))?;
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(policy.checkout_deadline))
+            .create_timeout(Some(policy.connect_timeout))
+            .recycle_timeout(Some(policy.connect_timeout))
+            .build()
+            .map_err(|e| Error::Pool(e.to_string()))?;
+        Ok(Self {
+            pool,
+            target: Arc::new(target),
+            policy: Arc::new(policy),
+        })
+    }
+
+    /// The URL with the password hidden, for logs.
+    pub fn redacted_url(&self) -> &str {
+        &self.target.redacted
+    }
+
+    /// `INCR key`: the new value. Sent at most once; see the module docs for the retry rule.
+    pub async fn incr(&self, key: &str) -> Result<i64, Error> {
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg(key);
+        self.query("INCR", &cmd).await
+    }
+
+    /// `PING`, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.query::<String>("PING", &redis::cmd("PING"))
+            .await
+            .map(|_| ())
+    }
+
+    /// Sets the pool gauges from deadpool's counters.
+    pub fn record_pool_status(&self) {
+        let status = self.pool.status();
+        metrics::gauge!(REDIS_POOL_SIZE).set(status.size as f64);
+        metrics::gauge!(REDIS_POOL_AVAILABLE).set(status.available as f64);
+        metrics::gauge!(REDIS_POOL_WAITING).set(status.waiting as f64);
+    }
+
+    /// Runs one command inside a client span, measured. Commands issued outside any span (the
+    /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
+    async fn query<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, Error> {
+        let span = if tracing::Span::current().is_none() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "redis command",
+                otel.name = operation,
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
+                db.system.name = "redis",
+                db.operation.name = operation,
+                db.namespace = self.target.info.redis_settings().db().to_string(),
+                server.address = self.target.server_address.as_str(),
+                server.port = self.target.server_port.map(i64::from),
+                error.type = tracing::field::Empty,
+            )
+        };
+        let start = Instant::now();
+        let result = self
+            .attempts::<T>(operation, cmd)
+            .instrument(span.clone())
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::histogram!(REDIS_COMMAND_DURATION, "command" => operation, "outcome" => outcome)
+            .record(start.elapsed().as_secs_f64());
+        if let Err(Error::Redis { kind, .. }) = &result {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", kind.as_str());
+        }
+        self.record_pool_status();
+        result
+    }
+
+    async fn attempts<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, Error> {
+        let deadline = tokio::time::Instant::now() + self.policy.checkout_deadline;
+        let mut attempt: u32 = 1;
+        loop {
+            let error = match self.attempt(operation, cmd, deadline).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            count_error(&error);
+            let pause = self
+                .policy
+                .backoff
+                .get(attempt as usize - 1)
+                .or(self.policy.backoff.last())
+                .copied()
+                .unwrap_or_default();
+            let retry = error.is_retryable()
+                && attempt < self.policy.attempts
+                && tokio::time::Instant::now() + pause < deadline;
+            if !retry {
+                tracing::warn!(
+                    command = operation,
+                    attempt,
+                    error = %error,
+                    "Redis command failed"
+                );
+                return Err(error);
+            }
+            tracing::debug!(
+                command = operation,
+                attempt,
+                error = %error,
+                "Redis command not sent, retrying"
+            );
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    /// One try: get a connection (within `deadline`), then send the command once.
+    async fn attempt<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        cmd: &redis::Cmd,
+        deadline: tokio::time::Instant,
+    ) -> Result<T, Error> {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let timeouts = Timeouts {
+            wait: Some(remaining),
+            create: Some(self.policy.connect_timeout.min(remaining)),
+            recycle: Some(self.policy.connect_timeout.min(remaining)),
+        };
+        let mut connection = self
+            .pool
+            .timeout_get(&timeouts)
+            .await
+            .map_err(|e| self.pool_error(operation, e))?;
+        // From here on the command may reach Redis: a failure without a reply is `Unknown`.
+        match tokio::time::timeout(
+            self.policy.command_timeout,
+            cmd.query_async::<T>(&mut connection),
+        )
+        .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.command_error(operation, &e)),
+            Err(_) => Err(Error::Redis {
+                command: operation,
+                kind: RedisErrorKind::Timeout,
+                applied: Applied::Unknown,
+                transient: true,
+                detail: format!("no reply within {:?}", self.policy.command_timeout),
+            }),
+        }
+    }
+
+    fn pool_error(&self, operation: &'static str, error: PoolError) -> Error {
+        let (kind, detail) = match error {
+            PoolError::Timeout(TimeoutType::Wait) => (
+                RedisErrorKind::Pool,
+                "timed out waiting for a free pooled connection".to_owned(),
+            ),
+            PoolError::Timeout(TimeoutType::Create) => (
+                RedisErrorKind::Timeout,
+                "timed out connecting to Redis".to_owned(),
+            ),
+            PoolError::Timeout(TimeoutType::Recycle) => (
+                RedisErrorKind::Timeout,
+                "timed out checking a pooled connection".to_owned(),
+            ),
+            PoolError::Backend(e) if e.is_timeout() => (RedisErrorKind::Timeout, e.to_string()),
+            PoolError::Backend(e) => (RedisErrorKind::Connection, e.to_string()),
+            other => (RedisErrorKind::Pool, other.to_string()),
+        };
+        Error::Redis {
+            command: operation,
+            kind,
+            applied: Applied::No,
+            transient: true,
+            detail: self.target.scrub(detail),
+        }
+    }
+
+    fn command_error(&self, operation: &'static str, error: &redis::RedisError) -> Error {
+        let (kind, applied, transient) = match error.kind() {
+            // Redis refused the command while loading its data after a restart.
+            redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading) => {
+                (RedisErrorKind::Response, Applied::No, true)
+            }
+            _ if error.is_timeout() => (RedisErrorKind::Timeout, Applied::Unknown, true),
+            redis::ErrorKind::Io => (RedisErrorKind::Connection, Applied::Unknown, true),
+            // Any other error reply (WRONGTYPE, ...): Redis read the command and rejected it.
+            redis::ErrorKind::Server(_) | redis::ErrorKind::Extension => {
+                (RedisErrorKind::Response, Applied::No, false)
+            }
+            // Parse / type errors of the reply: the command ran.
+            _ => (RedisErrorKind::Response, Applied::Unknown, false),
+        };
+        Error::Redis {
+            command: operation,
+            kind,
+            applied,
+            transient,
+            detail: self.target.scrub(error.to_string()),
+        }
+    }
+}
+
+fn count_error(error: &Error) {
+    if let Error::Redis { kind, .. } = error {
+        metrics::counter!(REDIS_ERRORS, "kind" => kind.as_str()).increment(1);
+    }
+}
+
+/// Registers every error kind at 0 so dashboards and alerts have all series from the start.
+pub(crate) fn register_error_kinds() {
+    for kind in ERROR_KINDS {
+        metrics::counter!(REDIS_ERRORS, "kind" => kind.as_str()).increment(0);
+    }
+}

@@ -1,0 +1,199 @@
+//! `router()` driven in-process with `oneshot` against a real redis-server: the handler's
+//! contract (body, status, JSON errors, readiness) without spawning the binary.
+
+use axum::Router;
+use axum::body::Body;
+use clap::Parser;
+use http_body_util::BodyExt;
+use redis_counter::{AppState, Config, router};
+use std::time::{Duration, Instant};
+use testkit::RedisServer;
+use tower::ServiceExt;
+
+fn app(redis_url: &str, extra: &[&str]) -> Router {
+    let mut args = vec!["redis-counter", "--redis-url", redis_url];
+    args.extend_from_slice(extra);
+    let config = Config::try_parse_from(args).expect("config");
+    router(AppState::new(&config).expect("state"))
+}
+
+async fn get(app: &Router, path: &str) -> (u16, String, String) {
+    let response = app
+        .clone()
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+fn error_text(body: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON error body");
+    json["error"]
+        .as_str()
+        .expect("error is a string")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn visits_are_counted_in_redis_from_one() {
+    let redis = RedisServer::start();
+    let app = app(&redis.url(), &[]);
+    for expected in 1..=3 {
+        let (status, content_type, body) = get(&app, "/").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        assert_eq!(
+            body,
+            format!("Hello World! I have been seen {expected} times.\n")
+        );
+        assert_eq!(redis.get_int("hits"), expected, "the increment is in Redis");
+    }
+    assert_eq!(get(&app, "/readyz").await.0, 200);
+    assert_eq!(get(&app, "/healthz").await.0, 200);
+    assert_eq!(get(&app, "/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_a_prompt_503_with_a_json_error() {
+    let port = testkit::free_port(); // nothing listens here
+    let app = app(&format!("redis://:hunter2@127.0.0.1:{port}"), &[]);
+    let start = Instant::now();
+    let (status, content_type, body) = get(&app, "/").await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "answered in {:?}",
+        start.elapsed()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let error = error_text(&body);
+    assert!(error.contains("INCR was not applied"), "{error}");
+    assert!(!body.contains("hunter2"), "password leaked: {body}");
+
+    let (ready, _, ready_body) = get(&app, "/readyz").await;
+    assert_eq!(ready, 503, "{ready_body}");
+    assert!(!ready_body.contains("hunter2"), "{ready_body}");
+    assert_eq!(
+        get(&app, "/healthz").await.0,
+        200,
+        "liveness does not depend on Redis"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_error_reply_is_a_500_and_not_retried() {
+    let redis = RedisServer::start();
+    assert_eq!(
+        redis.command(&["SET", "hits", "not-a-number"]).as_deref(),
+        Some("+OK")
+    );
+    let app = app(&redis.url(), &[]);
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(error_text(&body).contains("Redis rejected INCR"), "{body}");
+    // Redis is fine, only the key is wrong: the service stays ready.
+    assert_eq!(get(&app, "/readyz").await.0, 200);
+}
+
+#[tokio::test]
+async fn simulated_latency_delays_within_its_bound() {
+    let redis = RedisServer::start();
+    let app = app(&redis.url(), &["--simulated-latency-max", "40ms"]);
+    let start = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(get(&app, "/").await.0, 200);
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "10 requests with at most 40 ms each took {elapsed:?}"
+    );
+    assert_eq!(redis.get_int("hits"), 10);
+}
+
+#[test]
+fn settings_parse_from_flags_with_defaults() {
+    let config = Config::try_parse_from(["redis-counter"]).expect("defaults");
+    assert_eq!(config.listen_addr.port(), 5001);
+    assert_eq!(config.redis_url.as_str(), "redis://127.0.0.1:6379");
+    assert_eq!(config.redis_pool_size, 16);
+    assert_eq!(config.simulated_latency_max, None);
+    let config = Config::try_parse_from([
+        "redis-counter",
+        "--simulated-latency-max",
+        "250ms",
+        "--redis-pool-size",
+        "4",
+    ])
+    .expect("flags");
+    assert_eq!(
+        config.simulated_latency_max,
+        Some(Duration::from_millis(250))
+    );
+    assert_eq!(config.redis_pool_size, 4);
+    assert!(Config::try_parse_from(["redis-counter", "--redis-pool-size", "0"]).is_err());
+}
+
+#[tokio::test]
+async fn an_unanswered_incr_is_a_503_and_is_never_sent_twice() {
+    let redis = RedisServer::start();
+    let app = app(&redis.url(), &["--redis-command-timeout", "200ms"]);
+    assert_eq!(get(&app, "/").await.0, 200, "warm the pool");
+    // Redis holds write commands for 800 ms: INCR reaches it, but no reply comes in time.
+    assert_eq!(
+        redis
+            .command(&["CLIENT", "PAUSE", "800", "WRITE"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let start = Instant::now();
+    let (status, _, body) = get(&app, "/").await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        error_text(&body).contains("may or may not have been applied"),
+        "{body}"
+    );
+    // Once Redis resumes it applies the held INCR exactly once: it was not re-sent.
+    testkit::eventually(
+        "the paused INCR applied",
+        Duration::from_secs(5),
+        || async { (redis.get_int("hits") == 2).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(redis.get_int("hits"), 2, "INCR sent once, applied once");
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello World! I have been seen 3 times.\n")
+    );
+}
