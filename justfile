@@ -12,17 +12,17 @@ default:
 setup:
     bash scripts/setup.sh
 
-# Everything CI runs: every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
-test:
+# Everything CI runs: lints, every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
+test: check
     cargo build --workspace --bins
     cargo test --workspace --no-fail-fast
-    if [ -f deploy/check.sh ]; then bash deploy/check.sh; fi
 
-# Formatting, lints and the deploy/ config checks.
+# Formatting, lints, dependency licenses/sources, and the deploy/ config checks.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    if [ -f deploy/check.sh ]; then bash deploy/check.sh; fi
+    cargo deny check licenses bans sources
+    bash deploy/check.sh
 
 # The whole stack in Docker: services, Redis, Jaeger, Prometheus, Grafana, Alertmanager, exporters, loadgen.
 up:

@@ -23,9 +23,8 @@ for daemon in redis-server prometheus prometheus-alertmanager prometheus-node-ex
   pkill -f "^/usr/bin/${daemon}( |$)" 2>/dev/null || true
 done
 
-if ! command -v just >/dev/null; then
-  cargo install --locked just
-fi
+command -v just >/dev/null || cargo install --locked just
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
 
 if [ ! -x .venv/bin/check-jsonschema ] || [ ! -x .venv/bin/kubernetes-validate ]; then
   python3 -m venv .venv
