@@ -1,0 +1,122 @@
+//! Startup settings: every option is a flag and an environment variable (DESIGN.md's names), so
+//! Compose, Kubernetes and the tests configure the service the same way.
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "robot-control",
+    version,
+    about = "Drive the Linus and Torvalds robots over HTTP."
+)]
+pub struct Config {
+    /// Address the HTTP server (UI, API, /metrics) listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:6543")]
+    pub listen_addr: SocketAddr,
+
+    /// GPIO backend: `sim` (no hardware) or `pigpio` (remote pigpio daemons).
+    #[arg(long = "robot-driver", env = "ROBOT_DRIVER", value_enum, default_value_t = DriverKind::Sim)]
+    pub driver: DriverKind,
+
+    /// host:port of Linus's pigpio daemon.
+    #[arg(long, env = "LINUS_PIGPIO_ADDR", default_value = "127.0.0.1:8888", value_parser = parse_host_port)]
+    pub linus_pigpio_addr: String,
+
+    /// host:port of Torvalds's pigpio daemon.
+    #[arg(long, env = "TORVALDS_PIGPIO_ADDR", default_value = "127.0.0.1:8888", value_parser = parse_host_port)]
+    pub torvalds_pigpio_addr: String,
+
+    /// Motors stop when no drive command arrives for this long (e.g. `2s`, `500ms`).
+    #[arg(long, env = "DEADMAN_TIMEOUT", default_value = "2s", value_parser = parse_positive_duration)]
+    pub deadman_timeout: Duration,
+
+    /// Bound on connecting to a pigpio daemon and on each of its answers (e.g. `1s`).
+    #[arg(long, env = "PIGPIO_TIMEOUT", default_value = "1s", value_parser = parse_positive_duration)]
+    pub pigpio_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverKind {
+    Sim,
+    Pigpio,
+}
+
+impl DriverKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverKind::Sim => "sim",
+            DriverKind::Pigpio => "pigpio",
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment (for tests and embedding).
+    pub fn defaults() -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([0, 0, 0, 0], 6543)),
+            driver: DriverKind::Sim,
+            linus_pigpio_addr: "127.0.0.1:8888".to_owned(),
+            torvalds_pigpio_addr: "127.0.0.1:8888".to_owned(),
+            deadman_timeout: Duration::from_secs(2),
+            pigpio_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// Bounds one command end to end: waiting for the robot's previous command, reconnecting
+    /// (connect + setup) and the command itself.
+    pub fn command_timeout(&self) -> Duration {
+        self.pigpio_timeout * 4
+    }
+}
+
+fn parse_positive_duration(raw: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("{e} (expected e.g. 2s or 500ms)"))?;
+    if duration.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn parse_host_port(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0) => {
+            Ok(raw.to_owned())
+        }
+        _ => Err("expected host:port, e.g. 192.168.0.22:8888".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let parsed = Config::try_parse_from(["robot-control"]).unwrap();
+        let defaults = Config::defaults();
+        assert_eq!(parsed.listen_addr, defaults.listen_addr);
+        assert_eq!(parsed.driver, DriverKind::Sim);
+        assert_eq!(parsed.linus_pigpio_addr, "127.0.0.1:8888");
+        assert_eq!(parsed.deadman_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for args in [
+            ["--deadman-timeout", "0s"],
+            ["--deadman-timeout", "soon"],
+            ["--linus-pigpio-addr", "no-port"],
+            ["--robot-driver", "gpiozero"],
+            ["--listen-addr", "6543"],
+        ] {
+            let mut argv = vec!["robot-control"];
+            argv.extend(args);
+            assert!(Config::try_parse_from(&argv).is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The one error type of the service, and the one place errors become HTTP responses.
+//!
+//! Every failure a client can see is a JSON body `{"error": "..."}` with a status that says whose
+//! fault it is: 4xx for input (the robot state is unchanged), 503 when a robot's driver failed.
+
+use crate::driver::DriverError;
+use crate::robot::RobotId;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown robot {0:?}: expected linus or torvalds")]
+    UnknownRobot(String),
+    /// Well-formed input the robot cannot do (out of range, no such servo, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request itself is unusable (malformed body, wrong content type, too large).
+    #[error("{message}")]
+    Request { status: StatusCode, message: String },
+    #[error("cross-site request refused: {0}")]
+    CrossSite(&'static str),
+    #[error("robot {robot} is unavailable: {source}")]
+    Driver {
+        robot: RobotId,
+        #[source]
+        source: DriverError,
+    },
+    #[error("robot-control is shutting down; commands are refused")]
+    ShuttingDown,
+    #[error("no such route")]
+    NotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::UnknownRobot(_) | Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Request { status, .. } => *status,
+            Error::CrossSite(_) => StatusCode::FORBIDDEN,
+            Error::Driver { .. } | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Bind { .. } | Error::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            Error::Driver { robot, .. } => json!({"error": self.to_string(), "robot": robot}),
+            _ => json!({"error": self.to_string()}),
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,106 @@
+//! robot-control: drive the Linus and Torvalds robots (seed 004) over HTTP.
+//!
+//! Motors, PWM speed, servos and eye LEDs on two Raspberry Pis reached through their pigpio
+//! daemons (or a simulator), a phone-friendly UI at `/`, the seed's GET routes, a JSON API, and the
+//! workspace's telemetry: RED metrics and spans per request, robot metrics, `linus-eye` /
+//! `torvalds-eye` spans. Safety beyond the seed: a deadman timer stops motors that were not told to
+//! keep moving, and shutdown stops every motor and turns every eye off.
+//!
+//! Modules, outside in: [`routes`] (HTTP) → [`control`] (what a command does) → [`robot`] (which
+//! pins) → [`driver`] (sim or pigpio).
+
+pub mod config;
+pub mod control;
+pub mod driver;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod instruments;
+pub mod robot;
+pub mod routes;
+pub mod state;
+
+pub use config::{Config, DriverKind};
+pub use error::Error;
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Largest accepted request body; the biggest legitimate one is a few dozen bytes.
+pub const BODY_LIMIT_BYTES: usize = 4 * 1024;
+
+/// The whole HTTP app: UI, seed routes, JSON API (traced and measured), then `/metrics`,
+/// `/healthz`, `/readyz` (not measured).
+pub fn router(state: AppState) -> Router {
+    instruments::describe();
+    let commands = routes::seed::commands()
+        .merge(routes::api::commands())
+        .route_layer(middleware::from_fn(guard::same_origin_only));
+    Router::new()
+        .route("/", get(routes::ui::page))
+        .merge(routes::seed::queries())
+        .merge(routes::api::queries())
+        .merge(commands)
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state)
+        .layer(telemetry::HttpLayer::new())
+        // The robots being unreachable is not a reason to take the UI out of rotation.
+        .merge(telemetry::ops_router(telemetry::always_ready))
+}
+
+/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+    serve(config, listener, telemetry::shutdown_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` completes; then refuses movement, stops every motor,
+/// turns every eye off, drains requests and makes sure again that everything is off.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let state = AppState::new(&config);
+    let controller = state.controller().clone();
+    // In the background: an unreachable robot must not delay serving the UI.
+    tokio::spawn({
+        let controller = controller.clone();
+        async move { controller.initialize().await }
+    });
+    let addr = listener.local_addr().map_err(Error::Serve)?;
+    tracing::info!(
+        %addr,
+        driver = config.driver.as_str(),
+        linus = %config.linus_pigpio_addr,
+        torvalds = %config.torvalds_pigpio_addr,
+        deadman_timeout = ?config.deadman_timeout,
+        "robot-control listening"
+    );
+    let signal = {
+        let controller = controller.clone();
+        async move {
+            shutdown.await;
+            controller.shutdown().await;
+        }
+    };
+    let served = telemetry::serve_until(listener, router(state), signal)
+        .await
+        .map_err(Error::Serve);
+    // A command that was already in flight when the signal came may have run after the first
+    // stop, and an unreachable robot gets a second chance.
+    controller.shutdown().await;
+    served
+}
