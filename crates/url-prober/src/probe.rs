@@ -1,0 +1,212 @@
+//! One probe of one URL: a traced HTTP client request bounded in time and size.
+//!
+//! Seed 003 reported a timed-out URL as up and let an exception turn `/queryurl` into a 500.
+//! Here a probe always ends with an [`Outcome`]: "up" only for an expected status whose whole
+//! response (headers and body, read up to [`MAX_BODY_BYTES`]) arrived within the timeout.
+//! Every probe is a root client span carrying `traceparent`, so probing one of our own services
+//! shows up in Jaeger as one trace across both.
+
+use crate::config::Target;
+use std::error::Error as _;
+use std::time::{Duration, Instant, SystemTime};
+use telemetry::InjectContext;
+use tracing::Instrument;
+
+/// The body is read (so a slow body counts against the timeout) but never more than this.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Redirects followed before the probe fails (a redirect loop is an error, not a hang).
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The fixed set of `result` label values of `probe_results_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultKind {
+    Up,
+    Timeout,
+    ConnectError,
+    DnsError,
+    UnexpectedStatus,
+    Error,
+}
+
+impl ResultKind {
+    pub const ALL: [ResultKind; 6] = [
+        ResultKind::Up,
+        ResultKind::Timeout,
+        ResultKind::ConnectError,
+        ResultKind::DnsError,
+        ResultKind::UnexpectedStatus,
+        ResultKind::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultKind::Up => "up",
+            ResultKind::Timeout => "timeout",
+            ResultKind::ConnectError => "connect_error",
+            ResultKind::DnsError => "dns_error",
+            ResultKind::UnexpectedStatus => "unexpected_status",
+            ResultKind::Error => "error",
+        }
+    }
+}
+
+/// What one probe found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub result: ResultKind,
+    /// The final status code, when a response arrived in time.
+    pub status: Option<u16>,
+    /// From sending the request to the end of the body read (or the timeout, or the failure).
+    pub elapsed: Duration,
+    /// When the probe started.
+    pub checked_at: SystemTime,
+    /// Why the URL is not up.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn up(&self) -> bool {
+        self.result == ResultKind::Up
+    }
+}
+
+/// The HTTP client every probe uses: no connection reuse (each probe measures a fresh connect,
+/// like the seed's `requests.get`), a bounded redirect chain, and a recognisable user agent.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("url-prober/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Probes `target` once. Never fails: every problem is an [`Outcome`] that is not up.
+pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
+    let url = &target.parsed;
+    let span = tracing::info_span!(
+        parent: None,
+        "probe",
+        otel.name = target.method.as_str(),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = target.method.as_str(),
+        url.full = %redacted(url),
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = url.port_or_known_default(),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    let checked_at = SystemTime::now();
+    let started = Instant::now();
+    let outcome = async {
+        let request = client
+            .request(target.method.clone(), url.clone())
+            .headers(target.headers.clone())
+            .inject_context();
+        match tokio::time::timeout(target.timeout, exchange(request)).await {
+            Err(_) => (
+                ResultKind::Timeout,
+                None,
+                Some(format!(
+                    "no complete response within {}s",
+                    target.timeout.as_secs_f64()
+                )),
+            ),
+            Ok(Err(error)) => (classify(&error), None, Some(describe(error))),
+            Ok(Ok(status)) if target.expected.matches(status) => {
+                (ResultKind::Up, Some(status), None)
+            }
+            Ok(Ok(status)) => (
+                ResultKind::UnexpectedStatus,
+                Some(status),
+                Some(format!("unexpected status {status}")),
+            ),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let (result, status, error) = outcome;
+    let elapsed = started.elapsed();
+    if let Some(status) = status {
+        span.record("http.response.status_code", status);
+    }
+    if result != ResultKind::Up {
+        let error_type = match (result, status) {
+            (ResultKind::UnexpectedStatus, Some(status)) => status.to_string(),
+            _ => result.as_str().to_owned(),
+        };
+        span.record("error.type", error_type);
+        span.record("otel.status_code", "ERROR");
+    }
+    tracing::debug!(parent: &span, url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
+    Outcome {
+        result,
+        status,
+        elapsed,
+        checked_at,
+        error,
+    }
+}
+
+/// Sends the request and reads the body up to the cap; the status of the final response.
+async fn exchange(request: reqwest::RequestBuilder) -> reqwest::Result<u16> {
+    let mut response = request.send().await?;
+    let status = response.status().as_u16();
+    let mut read = 0usize;
+    while read < MAX_BODY_BYTES {
+        match response.chunk().await? {
+            Some(chunk) => read += chunk.len(),
+            None => break,
+        }
+    }
+    Ok(status)
+}
+
+fn classify(error: &reqwest::Error) -> ResultKind {
+    if error.is_timeout() {
+        ResultKind::Timeout
+    } else if is_dns_error(error) {
+        ResultKind::DnsError
+    } else if error.is_connect() {
+        ResultKind::ConnectError
+    } else {
+        ResultKind::Error
+    }
+}
+
+/// hyper-util reports resolver failures as a connect error whose cause reads "dns error".
+fn is_dns_error(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(cause) = source {
+        if cause.to_string().contains("dns error") {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The error and its causes on one line (reqwest's own message alone says little).
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The URL without user:password, for span attributes.
+fn redacted(url: &reqwest::Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut clean = url.clone();
+    let _ = clean.set_username("");
+    let _ = clean.set_password(None);
+    clean.to_string()
+}
