@@ -13,9 +13,19 @@ setup:
     bash scripts/setup.sh
 
 # Everything CI runs: lints, every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
+# RELIABILITY.md is regenerated from the figures the reliability suite records as it runs.
 test: check
     cargo build --workspace --bins
+    find target/reliability -maxdepth 1 -name '*.json' ! -name '*.soak.json' -delete 2>/dev/null || true
     cargo test --workspace --no-fail-fast
+    python3 scripts/reliability_report.py
+
+# The long reliability run: more crash cycles, 100,000-request cardinality attacks, more fuzz cases.
+soak:
+    cargo build --workspace --bins
+    rm -f target/reliability/*.soak.json
+    RELIABILITY_SOAK=1 cargo test -p reliability --no-fail-fast -- --test-threads=1
+    python3 scripts/reliability_report.py
 
 # Formatting, lints, dependency licenses/sources, and the deploy/ config checks.
 check:

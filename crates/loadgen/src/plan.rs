@@ -112,10 +112,25 @@ pub fn catalogue(targets: &Targets) -> [Vec<PlannedRequest>; 5] {
     [
         vec![get(web, &targets.web, "/")],
         vec![get(redis, &targets.redis, "/")],
-        ["/status", "/forward", "/stop", "/linuson", "/linusoff"]
-            .into_iter()
-            .map(|path| get(robot, &targets.robot, path))
-            .collect(),
+        // Every kind of robot command, so each robot-control panel (servo, speed, eyes of both
+        // robots) has data; stops follow drives so the robots do not run into the deadman.
+        [
+            "/status",
+            "/forward",
+            "/stop",
+            "/linuson",
+            "/linusoff",
+            "/servomid",
+            "/north",
+            "/stoptwo",
+            "/fifty",
+            "/servomin2",
+            "/torvaldson",
+            "/torvaldsoff",
+        ]
+        .into_iter()
+        .map(|path| get(robot, &targets.robot, path))
+        .collect(),
         vec![get(prober, &targets.prober, "/queryurl")],
         vec![
             get(web, &targets.web, "/does-not-exist"),
@@ -210,7 +225,7 @@ mod tests {
                 "/stop",
                 "/linuson",
                 "/linusoff",
-                "/status"
+                "/servomid"
             ]
         );
         let mix: Mix = "redis=1".parse().unwrap();

@@ -10,16 +10,30 @@ use std::path::Path;
 use std::process::Command;
 use testkit::workspace_binary;
 
-const SERVICES: [&str; 5] = ["web-flask-equivalent", "redis-counter", "robot-control", "url-prober", "loadgen"];
+const SERVICES: [&str; 5] = [
+    "web-flask-equivalent",
+    "redis-counter",
+    "robot-control",
+    "url-prober",
+    "loadgen",
+];
 /// Read by the telemetry crate (standard OpenTelemetry names), not by clap.
 const TELEMETRY_VARIABLES: [&str; 3] = ["OTEL_", "RUST_LOG", "LOG_FORMAT"];
 
 fn repo(path: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path),
+    )
+    .unwrap()
 }
 
 fn help(service: &str) -> String {
-    let output = Command::new(workspace_binary(service)).arg("--help").output().unwrap();
+    let output = Command::new(workspace_binary(service))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{service} --help failed");
     String::from_utf8(output.stdout).unwrap()
 }
@@ -32,13 +46,17 @@ fn check(service: &str, variables: &[String], args: &[String], source: &str) {
         }
         assert!(
             // `[env: NAME=value]`, or `[env: NAME]` for settings whose values are hidden (secrets).
-            help.contains(&format!("[env: {variable}=")) || help.contains(&format!("[env: {variable}]")),
+            help.contains(&format!("[env: {variable}="))
+                || help.contains(&format!("[env: {variable}]")),
             "{source}: {service} is given {variable}, which it does not read:\n{help}"
         );
     }
     for flag in args.iter().filter(|a| a.starts_with("--")) {
         let name = flag.split('=').next().unwrap();
-        assert!(help.contains(name), "{source}: {service} is given {name}, which it does not accept");
+        assert!(
+            help.contains(name),
+            "{source}: {service} is given {name}, which it does not accept"
+        );
     }
 }
 
@@ -48,7 +66,10 @@ fn compose_passes_only_settings_the_services_read() {
     compose.apply_merge().unwrap(); // resolve the `<<: *anchor` blocks shared by the services
     for service in SERVICES {
         let definition = &compose["services"][service];
-        assert!(definition.is_mapping(), "docker-compose.yml has no service {service}");
+        assert!(
+            definition.is_mapping(),
+            "docker-compose.yml has no service {service}"
+        );
         let variables: Vec<String> = match &definition["environment"] {
             Yaml::Mapping(map) => map.keys().map(|k| k.as_str().unwrap().to_owned()).collect(),
             Yaml::Sequence(list) => list
@@ -59,7 +80,11 @@ fn compose_passes_only_settings_the_services_read() {
         };
         let args: Vec<String> = definition["command"]
             .as_sequence()
-            .map(|c| c.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         check(service, &variables, &args, "docker-compose.yml");
     }
@@ -68,23 +93,37 @@ fn compose_passes_only_settings_the_services_read() {
 #[test]
 fn kubernetes_passes_only_settings_the_services_read() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s/services")).unwrap() {
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s/services"))
+            .unwrap()
+    {
         let path = entry.unwrap().path();
-        for document in serde_yaml::Deserializer::from_str(&std::fs::read_to_string(&path).unwrap()) {
+        for document in serde_yaml::Deserializer::from_str(&std::fs::read_to_string(&path).unwrap())
+        {
             let object = Yaml::deserialize(document).unwrap();
             if object["kind"] != "Deployment" {
                 continue;
             }
-            for container in object["spec"]["template"]["spec"]["containers"].as_sequence().unwrap() {
+            for container in object["spec"]["template"]["spec"]["containers"]
+                .as_sequence()
+                .unwrap()
+            {
                 let name = container["name"].as_str().unwrap();
                 if !SERVICES.contains(&name) {
                     continue;
                 }
-                let env: Vec<&Yaml> = container["env"].as_sequence().into_iter().flatten().collect();
+                let env: Vec<&Yaml> = container["env"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .collect();
                 // Variables only there to be interpolated into others, like $(POD_NAME), are fine.
                 let referenced = |name: &str| {
-                    env.iter()
-                        .any(|e| e["value"].as_str().is_some_and(|v| v.contains(&format!("$({name})"))))
+                    env.iter().any(|e| {
+                        e["value"]
+                            .as_str()
+                            .is_some_and(|v| v.contains(&format!("$({name})")))
+                    })
                 };
                 let variables: Vec<String> = env
                     .iter()
@@ -93,12 +132,20 @@ fn kubernetes_passes_only_settings_the_services_read() {
                     .collect();
                 let args: Vec<String> = container["args"]
                     .as_sequence()
-                    .map(|c| c.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect())
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|a| a.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 check(name, &variables, &args, &path.display().to_string());
                 checked += 1;
             }
         }
     }
-    assert_eq!(checked, SERVICES.len(), "one Deployment per service in deploy/k8s/services");
+    assert_eq!(
+        checked,
+        SERVICES.len(),
+        "one Deployment per service in deploy/k8s/services"
+    );
 }

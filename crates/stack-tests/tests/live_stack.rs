@@ -55,7 +55,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     std::fs::write(
         &prober_config,
         format!(
-            "urls:\n  - {}/\n  - {}/\n  - {}/status\nrequest_timeout_in_seconds: 2\nquery_interval_in_seconds: 1\nlog_level: info\n",
+            "urls:\n  - {}/\n  - {}/\n  - {}/status\nrequest_timeout_in_seconds: 1\nquery_interval_in_seconds: 1\nlog_level: info\n",
             web.url(),
             counter.url(),
             robot.url()
@@ -69,7 +69,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     .await;
     let loadgen = ServiceProcess::start_with_args(
         &workspace_binary("loadgen"),
-        &["--rate", "40", "--duration", "90s"],
+        &["--rate", "40", "--duration", "90s", "--quiet"],
         &[
             ("LOADGEN_WEB_URL", &web.url()),
             ("LOADGEN_REDIS_URL", &counter.url()),

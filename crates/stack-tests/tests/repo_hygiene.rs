@@ -13,7 +13,9 @@ fn check_secrets(dir: Option<&Path>) -> std::process::Output {
     if let Some(dir) = dir {
         command.arg(dir);
     }
-    command.output().expect("python3 runs scripts/check_secrets.py")
+    command
+        .output()
+        .expect("python3 runs scripts/check_secrets.py")
 }
 
 #[test]
@@ -42,5 +44,8 @@ fn the_check_catches_planted_credentials() {
     assert_eq!(output.status.code(), Some(1), "{report}");
     assert!(report.contains("leak.env:1: GitHub token"), "{report}");
     assert!(report.contains("leak.env:2: credential in URL"), "{report}");
-    assert!(!report.contains("leak.env:3"), "an environment reference is fine: {report}");
+    assert!(
+        !report.contains("leak.env:3"),
+        "an environment reference is fine: {report}"
+    );
 }

@@ -218,11 +218,13 @@ fn first_set(
 fn check_url(name: &'static str, url: String) -> Result<String, TelemetryError> {
     let url = url.trim().to_owned();
     match url.parse::<http::Uri>() {
-        Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(url),
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            Ok(url)
+        }
         _ => Err(TelemetryError::invalid(
             name,
             &url,
-            "expected an absolute URL like http://host:4317",
+            "expected an http:// or https:// URL like http://host:4317",
         )),
     }
 }
@@ -404,6 +406,7 @@ mod tests {
             ("OTEL_SDK_DISABLED", "maybe"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector:4318"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
             ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),

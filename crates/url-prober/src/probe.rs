@@ -12,8 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
 use tracing::Instrument;
 
-/// The body is read (so a slow body counts against the timeout) but never more than this.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The body is read and discarded (so a slow body counts against the timeout); a body longer
+/// than this is not a complete answer: the probe fails with `result="error"` rather than
+/// reading an endless stream until the timeout.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Redirects followed before the probe fails (a redirect loop is an error, not a hang).
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -114,10 +116,21 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
                 )),
             ),
             Ok(Err(error)) => (classify(&error), None, Some(describe(error))),
-            Ok(Ok(status)) if target.expected.matches(status) => {
+            Ok(Ok(Response {
+                status,
+                complete: false,
+            })) => (
+                ResultKind::Error,
+                Some(status),
+                Some(format!(
+                    "response body longer than {} MiB",
+                    MAX_BODY_BYTES >> 20
+                )),
+            ),
+            Ok(Ok(Response { status, .. })) if target.expected.matches(status) => {
                 (ResultKind::Up, Some(status), None)
             }
-            Ok(Ok(status)) => (
+            Ok(Ok(Response { status, .. })) => (
                 ResultKind::UnexpectedStatus,
                 Some(status),
                 Some(format!("unexpected status {status}")),
@@ -149,18 +162,30 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     }
 }
 
-/// Sends the request and reads the body up to the cap; the status of the final response.
-async fn exchange(request: reqwest::RequestBuilder) -> reqwest::Result<u16> {
+/// The final response's status, and whether its whole body arrived within the size cap.
+struct Response {
+    status: u16,
+    complete: bool,
+}
+
+/// Sends the request and reads (discarding) the body up to the cap.
+async fn exchange(request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
     let mut response = request.send().await?;
     let status = response.status().as_u16();
     let mut read = 0usize;
-    while read < MAX_BODY_BYTES {
-        match response.chunk().await? {
-            Some(chunk) => read += chunk.len(),
-            None => break,
+    while let Some(chunk) = response.chunk().await? {
+        read += chunk.len();
+        if read > MAX_BODY_BYTES {
+            return Ok(Response {
+                status,
+                complete: false,
+            });
         }
     }
-    Ok(status)
+    Ok(Response {
+        status,
+        complete: true,
+    })
 }
 
 fn classify(error: &reqwest::Error) -> ResultKind {

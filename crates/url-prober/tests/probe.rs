@@ -83,12 +83,15 @@ async fn expected_status_overrides_and_head_are_honoured() {
 }
 
 #[tokio::test]
-async fn an_endless_body_is_read_only_up_to_the_cap() {
+async fn an_endless_body_is_not_up_and_is_read_only_up_to_the_cap() {
     let addr = common::http_target().await;
     let outcome = probe(
         &client().unwrap(),
         &target(&format!("http://{addr}/endless")),
     )
     .await;
-    assert_eq!(outcome.result, ResultKind::Up, "{outcome:?}");
+    // A 200 whose body never ends is not a complete answer: down, and promptly (not at the timeout).
+    assert_eq!(outcome.result, ResultKind::Error, "{outcome:?}");
+    assert_eq!(outcome.status, Some(200));
+    assert!(outcome.error.unwrap().contains("longer than 16 MiB"));
 }

@@ -1,0 +1,657 @@
+//! Shared helpers of the reliability suite (issue 9): fault and bad-input scenarios against the
+//! real service binaries on loopback.
+//!
+//! Every scenario test ends by writing one JSON record
+//! `{scenario, service, tried, lost, figure, unit, notes, soak}` to
+//! `target/reliability/<scenario>.<service>[.soak].json`; `scripts/reliability_report.py` turns
+//! the records into RELIABILITY.md. `RELIABILITY_SOAK=1` scales counts and durations up.
+//!
+//! Everything here is bounded: counts, not wall-clock budgets, drive the loops, and every network
+//! read has a hang guard that fails the test instead of waiting forever.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A hang guard for one request: an answer later than this is a hang, not slowness.
+pub const HANG_GUARD: Duration = Duration::from_secs(10);
+
+/// True when `RELIABILITY_SOAK=1` (the `just soak` run).
+pub fn soak() -> bool {
+    std::env::var("RELIABILITY_SOAK").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// `fast` in the CI run, `soak` under `RELIABILITY_SOAK=1`.
+pub fn scaled(fast: u64, soak_value: u64) -> u64 {
+    if soak() { soak_value } else { fast }
+}
+
+/// A workspace binary (built by `cargo build --workspace --bins`).
+pub fn binary(name: &str) -> PathBuf {
+    testkit::workspace_binary(name)
+}
+
+/// `target/` of this workspace (or `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// One row of RELIABILITY.md.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Scenario id, e.g. `redis-kill-restart`.
+    pub scenario: &'static str,
+    pub service: &'static str,
+    /// What was tried (requests, inputs, cases).
+    pub tried: u64,
+    /// What was lost: must be 0 for the test to pass.
+    pub lost: u64,
+    /// The measured figure (time, ratio, bytes...).
+    pub figure: f64,
+    pub unit: &'static str,
+    pub notes: String,
+}
+
+impl Record {
+    /// Writes `target/reliability/<scenario>.<service>[.soak].json`.
+    pub fn write(&self) {
+        let dir = target_dir().join("reliability");
+        std::fs::create_dir_all(&dir).expect("create target/reliability");
+        let soak = soak();
+        let name = format!(
+            "{}.{}{}.json",
+            self.scenario,
+            self.service,
+            if soak { ".soak" } else { "" }
+        );
+        let recorded_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let figure = if self.figure.is_finite() {
+            (self.figure * 1000.0).round() / 1000.0
+        } else {
+            -1.0
+        };
+        let json = serde_json::json!({
+            "scenario": self.scenario,
+            "service": self.service,
+            "tried": self.tried,
+            "lost": self.lost,
+            "figure": figure,
+            "unit": self.unit,
+            "notes": self.notes,
+            "soak": soak,
+            "recorded_at": recorded_at,
+        });
+        std::fs::write(
+            dir.join(name),
+            serde_json::to_string_pretty(&json).expect("json") + "\n",
+        )
+        .expect("write reliability record");
+    }
+}
+
+/// Resident memory of a process in bytes (from /proc), `None` once it is gone.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Samples a process's RSS every 50 ms in the background; `peak()` is the highest seen.
+pub struct RssSampler {
+    peak: Arc<AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> Self {
+        let peak = Arc::new(AtomicU64::new(rss_bytes(pid).unwrap_or(0)));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Some(rss) = rss_bytes(pid) {
+                    p.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Self { peak, stop }
+    }
+
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// Sends a signal by name with kill(1) (no unsafe code).
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// GET `url` (a hang guard applies) and return the body text.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client
+        .get(url)
+        .timeout(HANG_GUARD)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} body: {e}"))
+}
+
+/// The set of series (name and labels, no value) of a Prometheus exposition.
+pub fn series_set(exposition: &str) -> BTreeSet<String> {
+    testkit::parse_metrics(exposition)
+        .into_iter()
+        .map(|(series, _)| series)
+        .collect()
+}
+
+/// Sum of every series of metric `name` (any labels); 0 when absent.
+pub fn metric_sum(exposition: &str, name: &str) -> f64 {
+    testkit::parse_metrics(exposition)
+        .into_iter()
+        .filter(|(series, _)| {
+            series == name
+                || series
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{'))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// What one raw HTTP/1.1 exchange produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawOutcome {
+    /// A response: status code and body length read.
+    Response { status: u16, body_len: usize },
+    /// The server closed (or reset) the connection without a response.
+    Closed,
+    /// No complete answer within the hang guard.
+    Hang,
+    /// The connection was refused.
+    Refused,
+}
+
+/// Sends `request` bytes on a new connection and reads one response (hang guard: `timeout`).
+/// Reads the head, then the body by Content-Length or chunked framing.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> RawOutcome {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return RawOutcome::Refused;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    // The server may answer (431, 413) and close before it reads everything: keep reading.
+    let _ = stream.write_all(request);
+    let head_only = request.starts_with(b"HEAD ");
+    read_response_to(&mut stream, Instant::now() + timeout, head_only)
+}
+
+/// Reads one HTTP/1.1 response from `stream` until `deadline`.
+pub fn read_response(stream: &mut TcpStream, deadline: Instant) -> RawOutcome {
+    read_response_to(stream, deadline, false)
+}
+
+/// Like [`read_response`]; `head_only` for the answer to a HEAD request (no body follows).
+pub fn read_response_to(stream: &mut TcpStream, deadline: Instant, head_only: bool) -> RawOutcome {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(pos) = find(&buffer, b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if Instant::now() >= deadline {
+            return RawOutcome::Hang;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return RawOutcome::Closed,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return RawOutcome::Hang;
+            }
+            Err(_) => return RawOutcome::Closed,
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let content_length: Option<usize> = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok());
+    let chunked = head.contains("transfer-encoding: chunked");
+    let mut body = buffer[head_end..].to_vec();
+    let complete = |body: &[u8]| match (content_length, chunked) {
+        (Some(n), _) => body.len() >= n,
+        (None, true) => find(body, b"0\r\n\r\n").is_some(),
+        (None, false) => false,
+    };
+    while !head_only && !complete(&body) && status != 101 && status != 204 && status != 304 {
+        if Instant::now() >= deadline {
+            return RawOutcome::Hang;
+        }
+        match stream.read(&mut chunk) {
+            // Without framing the body ends at EOF.
+            Ok(0) if content_length.is_none() && !chunked => break,
+            Ok(0) => return RawOutcome::Closed,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(_) => return RawOutcome::Hang,
+        }
+    }
+    RawOutcome::Response {
+        status,
+        body_len: body.len(),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A TCP endpoint that accepts every connection, reads and discards what arrives, and never
+/// answers: a black-holed collector, a hung daemon or a hung probe target.
+pub struct BlackHole {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+    max_open: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind black hole");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let open = Arc::new(AtomicUsize::new(0));
+        let max_open = Arc::new(AtomicUsize::new(0));
+        let (a, o, m) = (accepted.clone(), open.clone(), max_open.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                let o = o.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let mut sink = [0u8; 8192];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                    o.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            open,
+            max_open,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections the peer still holds open.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections open at once.
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Status counts of a load run.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub statuses: BTreeMap<u16, u64>,
+    /// Transport errors (no response), by a short description.
+    pub errors: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+impl Tally {
+    pub fn total(&self) -> u64 {
+        self.statuses.values().sum::<u64>() + self.errors.values().sum::<u64>()
+    }
+
+    pub fn count(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Requests answered with a 2xx.
+    pub fn ok(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(s, _)| (200..300).contains(*s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.total() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// `count` GETs of `url`, `concurrency` at a time, each under the hang guard.
+pub async fn load(client: &reqwest::Client, url: &str, count: u64, concurrency: u64) -> Tally {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, next) = (client.clone(), url.to_owned(), next.clone());
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    match client.get(&url).timeout(HANG_GUARD).send().await {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let complete = response.bytes().await.is_ok();
+                            if complete {
+                                *tally.statuses.entry(status).or_default() += 1;
+                            } else {
+                                *tally.errors.entry("truncated body".into()).or_default() += 1;
+                            }
+                        }
+                        Err(e) => *tally.errors.entry(describe(&e)).or_default() += 1,
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    for worker in workers {
+        let tally = worker.await.expect("load worker");
+        for (s, n) in tally.statuses {
+            *total.statuses.entry(s).or_default() += n;
+        }
+        for (e, n) in tally.errors {
+            *total.errors.entry(e).or_default() += n;
+        }
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+/// A short, stable description of a reqwest error.
+pub fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timeout (hang guard)".into()
+    } else if error.is_connect() {
+        "connect".into()
+    } else {
+        "no response".into()
+    }
+}
+
+/// What a binary did with a bad configuration.
+#[derive(Debug)]
+pub struct ConfigOutcome {
+    pub code: Option<i32>,
+    pub stderr: String,
+    pub stdout: String,
+    /// It was still running after the guard (and was killed).
+    pub hung: bool,
+}
+
+/// Runs `binary` with a clean environment plus `env` and `args`, and waits (at most 10 s).
+pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> ConfigOutcome {
+    let dir = tempfile_dir();
+    let out = dir.join(format!("out-{}", rand::random::<u64>()));
+    let err = dir.join(format!("err-{}", rand::random::<u64>()));
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("OTEL_SDK_DISABLED", "true")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("start binary");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (code, hung) = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break (status.code(), false);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let outcome = ConfigOutcome {
+        code,
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        hung,
+    };
+    let _ = std::fs::remove_file(out);
+    let _ = std::fs::remove_file(err);
+    outcome
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = target_dir().join("reliability").join("tmp");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir
+}
+
+/// Checks one invalid-configuration case: non-zero exit, exactly one line on stderr naming
+/// `mention`, no panic, no hang. Returns a description of what is wrong, or `None`.
+pub fn check_config_case(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    mention: &str,
+) -> Option<String> {
+    let outcome = run_config_case(binary, args, env);
+    let stderr = outcome.stderr.trim();
+    let case = format!("{args:?} {env:?}");
+    if outcome.hung {
+        return Some(format!("{case}: still running after 10 s: {stderr}"));
+    }
+    let mut problems = Vec::new();
+    if outcome.code.unwrap_or(0) == 0 {
+        problems.push(format!("exit {:?} (want non-zero)", outcome.code));
+    }
+    if stderr.contains("panicked") || outcome.stdout.contains("panicked") {
+        problems.push("panicked".to_owned());
+    }
+    if stderr.lines().count() != 1 {
+        problems.push(format!("{} lines on stderr", stderr.lines().count()));
+    }
+    if !stderr
+        .to_ascii_lowercase()
+        .contains(&mention.to_ascii_lowercase())
+    {
+        problems.push(format!("does not name {mention:?}"));
+    }
+    (!problems.is_empty()).then(|| format!("{case}: {}; stderr: {stderr:?}", problems.join(", ")))
+}
+
+/// How a [`FakePigpio`] treats the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PigpioMode {
+    /// Answer every request with success (`cmd, p1, p2, 0`).
+    Answer = 0,
+    /// Read the next request, then vanish: close the listener and every connection unanswered
+    /// (the daemon died in the middle of a command).
+    DieMidCommand = 1,
+}
+
+/// A TCP server speaking the pigpio socket protocol (16-byte requests `cmd p1 p2 p3`, 16-byte
+/// answers `cmd p1 p2 res`, little-endian), recording every request.
+pub struct FakePigpio {
+    pub addr: SocketAddr,
+    requests: Arc<std::sync::Mutex<Vec<[u8; 16]>>>,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    died: Arc<tokio::sync::Notify>,
+}
+
+impl FakePigpio {
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// Starts on `addr` (e.g. the address of a daemon that died: it came back).
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket.bind(addr).expect("bind fake pigpio");
+        let listener = socket.listen(64).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mode = Arc::new(std::sync::atomic::AtomicU8::new(PigpioMode::Answer as u8));
+        let tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let died = Arc::new(tokio::sync::Notify::new());
+        let accept = {
+            let (requests, mode, tasks, died) =
+                (requests.clone(), mode.clone(), tasks.clone(), died.clone());
+            tokio::spawn(async move {
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    let (requests, mode, died) = (requests.clone(), mode.clone(), died.clone());
+                    let connection = tokio::spawn(async move {
+                        let mut request = [0u8; 16];
+                        while stream.read_exact(&mut request).await.is_ok() {
+                            requests.lock().expect("lock").push(request);
+                            if mode.load(Ordering::SeqCst) == PigpioMode::DieMidCommand as u8 {
+                                died.notify_one();
+                                std::future::pending::<()>().await;
+                            }
+                            let mut response = request;
+                            response[12..16].copy_from_slice(&0i32.to_le_bytes());
+                            if stream.write_all(&response).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    tasks.lock().expect("lock").push(connection.abort_handle());
+                }
+            })
+        };
+        tasks.lock().expect("lock").push(accept.abort_handle());
+        Self {
+            addr,
+            requests,
+            mode,
+            tasks,
+            died,
+        }
+    }
+
+    pub fn set_mode(&self, mode: PigpioMode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// Waits until a request arrived in [`PigpioMode::DieMidCommand`], then closes everything.
+    pub async fn die_mid_command(&self) {
+        self.set_mode(PigpioMode::DieMidCommand);
+        self.died.notified().await;
+        self.stop().await;
+    }
+
+    /// Closes the listener and every connection (the daemon went away).
+    pub async fn stop(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    pub fn requests(&self) -> Vec<[u8; 16]> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    pub fn clear(&self) {
+        self.requests.lock().expect("lock").clear();
+    }
+}
+
+impl Drop for FakePigpio {
+    fn drop(&mut self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// pigpio command WRITE (gpio, level).
+pub const PIGPIO_WRITE: u32 = 4;
+
+/// The 16 bytes of a pigpio request `cmd, p1, p2, 0`.
+pub fn pigpio_request(cmd: u32, p1: u32, p2: u32) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[0..4].copy_from_slice(&cmd.to_le_bytes());
+    bytes[4..8].copy_from_slice(&p1.to_le_bytes());
+    bytes[8..12].copy_from_slice(&p2.to_le_bytes());
+    bytes
+}

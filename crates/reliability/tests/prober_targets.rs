@@ -1,0 +1,294 @@
+//! url-prober against hostile targets: one that hangs (accepts, never answers), one that
+//! resets every connection, one that drips its headers, one that sends an endless body, one
+//! that redirects to itself. Each is `up=0`, probes stay one at a time per URL (no pile-up),
+//! the endless body is not read past the cap, memory stays bounded, and `/queryurl` keeps
+//! answering promptly.
+#![allow(clippy::unwrap_used)]
+
+use reliability::{BlackHole, MIB, Record, RssSampler, binary, get_text, scaled};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use testkit::ServiceProcess;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const RSS_BOUND: u64 = 256 * 1024 * 1024;
+/// The prober's own caps, so this test follows them when they change.
+const MAX_BODY_BYTES: u64 = url_prober::probe::MAX_BODY_BYTES as u64;
+const MAX_REDIRECTS: u64 = url_prober::probe::MAX_REDIRECTS as u64;
+
+#[derive(Clone, Copy, Debug)]
+enum Behaviour {
+    Reset,
+    DripHeaders,
+    EndlessBody,
+    RedirectLoop,
+}
+
+/// A hostile HTTP target: counts connections, peak concurrent connections and bytes it sent.
+struct Hostile {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+    max_open: Arc<AtomicUsize>,
+    sent: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_head(stream: &mut TcpStream) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+async fn hostile(behaviour: Behaviour) -> Hostile {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}/{behaviour:?}");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let max_open = Arc::new(AtomicUsize::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let task = {
+        let (accepted, open, max_open, sent, url) = (
+            accepted.clone(),
+            open.clone(),
+            max_open.clone(),
+            sent.clone(),
+            url.clone(),
+        );
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                max_open.fetch_max(now, Ordering::SeqCst);
+                let (open, sent, url) = (open.clone(), sent.clone(), url.clone());
+                tokio::spawn(async move {
+                    read_head(&mut stream).await;
+                    match behaviour {
+                        Behaviour::Reset => {
+                            // Zero linger: the close is an immediate RST (nothing blocks).
+                            #[allow(deprecated)]
+                            let _ = stream.set_linger(Some(Duration::ZERO));
+                            drop(stream);
+                        }
+                        Behaviour::DripHeaders => {
+                            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n").await;
+                            for _ in 0..600 {
+                                if stream.write_all(b"x").await.is_err() {
+                                    break;
+                                }
+                                sent.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        }
+                        Behaviour::EndlessBody => {
+                            let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                            if stream.write_all(head).await.is_ok() {
+                                let mut chunk = b"10000\r\n".to_vec();
+                                chunk.extend(std::iter::repeat_n(b'z', 0x10000));
+                                chunk.extend_from_slice(b"\r\n");
+                                while stream.write_all(&chunk).await.is_ok() {
+                                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        Behaviour::RedirectLoop => loop {
+                            let answer = format!(
+                                "HTTP/1.1 302 Found\r\nlocation: {url}\r\ncontent-length: 0\r\n\r\n"
+                            );
+                            if stream.write_all(answer.as_bytes()).await.is_err() {
+                                break;
+                            }
+                            sent.fetch_add(1, Ordering::Relaxed);
+                            read_head(&mut stream).await;
+                            let mut probe = [0u8; 1];
+                            if stream.peek(&mut probe).await.unwrap_or(0) == 0 {
+                                break;
+                            }
+                        },
+                    }
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        })
+    };
+    Hostile {
+        url,
+        accepted,
+        open,
+        max_open,
+        sent,
+        task,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_targets_are_down_bounded_and_never_pile_up() {
+    let duration = Duration::from_secs(scaled(6, 60));
+    let interval = 0.5;
+    let timeout = 0.4;
+    let hang = BlackHole::start().await;
+    let hang_url = format!("{}/hang", hang.url());
+    let targets = [
+        hostile(Behaviour::Reset).await,
+        hostile(Behaviour::DripHeaders).await,
+        hostile(Behaviour::EndlessBody).await,
+        hostile(Behaviour::RedirectLoop).await,
+    ];
+    let mut urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    urls.push(hang_url.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prober.yml");
+    let yaml: String = urls.iter().map(|u| format!("  - {u}\n")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "urls:\n{yaml}request_timeout_in_seconds: {timeout}\nquery_interval_in_seconds: {interval}\n"
+        ),
+    )
+    .unwrap();
+    let process = ServiceProcess::start(
+        &binary("url-prober"),
+        &[
+            ("PROBER_CONFIG", &config.display().to_string()),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await;
+    let pid = process.pid().unwrap();
+    let rss = RssSampler::start(pid);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut slowest_query = Duration::ZERO;
+    let mut queries = 0u64;
+    while started.elapsed() < duration {
+        let asked = Instant::now();
+        let text = get_text(&client, &format!("{}/queryurl", process.url())).await;
+        slowest_query = slowest_query.max(asked.elapsed());
+        queries += 1;
+        assert!(
+            text.starts_with('{') || text.starts_with('['),
+            "/queryurl JSON: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let metrics = get_text(&client, &format!("{}/metrics", process.url())).await;
+    let peak = rss.peak();
+
+    let mut details = Vec::new();
+    let mut wrongly_up = Vec::new();
+    for url in &urls {
+        let up = testkit::metric_value(
+            &metrics,
+            &format!(r#"sample_external_url_up{{url="{url}"}}"#),
+        );
+        if up != Some(0.0) {
+            wrongly_up.push(format!("{url}: sample_external_url_up = {up:?}"));
+        }
+        let probes = testkit::parse_metrics(&metrics)
+            .into_iter()
+            .filter(|(s, _)| {
+                s.starts_with("probe_results_total{") && s.contains(&format!(r#"url="{url}""#))
+            })
+            .map(|(_, v)| v)
+            .sum::<f64>();
+        let most = elapsed / interval + 2.0;
+        assert!(
+            probes >= 2.0 && probes <= most,
+            "{url}: {probes} probes in {elapsed:.1} s at one per {interval} s (at most {most:.0}): none skipped, none piled up"
+        );
+        details.push((url.clone(), probes));
+    }
+    assert!(
+        hang.max_open() <= 2,
+        "the hung target saw {} connections open at once: probes pile up",
+        hang.max_open()
+    );
+    for target in &targets {
+        assert!(
+            target.max_open.load(Ordering::SeqCst) <= 2,
+            "{}: {} connections open at once",
+            target.url,
+            target.max_open.load(Ordering::SeqCst)
+        );
+        assert!(
+            target.accepted.load(Ordering::SeqCst) >= 2,
+            "{} was probed",
+            target.url
+        );
+    }
+    let probes_of = |url: &str| {
+        details
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, p)| *p)
+            .unwrap()
+    };
+    // The endless body: never read much past the cap per probe (plus socket buffers).
+    let endless = &targets[2];
+    let endless_probes = probes_of(&endless.url);
+    let sent = endless.sent.load(Ordering::Relaxed) as f64;
+    let allowed = (endless_probes + 1.0) * (MAX_BODY_BYTES as f64 + 8.0 * MIB);
+    assert!(
+        sent <= allowed,
+        "endless body: {:.1} MiB sent for {endless_probes} probes",
+        sent / MIB
+    );
+    // The redirect loop: at most MAX_REDIRECTS + 1 requests per probe.
+    let redirects = &targets[3];
+    let redirect_answers = redirects.sent.load(Ordering::Relaxed) as f64;
+    let loop_probes = probes_of(&redirects.url);
+    assert!(
+        redirect_answers <= (loop_probes + 1.0) * (MAX_REDIRECTS + 1) as f64,
+        "redirect loop: {redirect_answers} redirects for {loop_probes} probes"
+    );
+    assert!(
+        peak < RSS_BOUND,
+        "url-prober RSS peaked at {:.1} MiB",
+        peak as f64 / MIB
+    );
+    assert!(
+        wrongly_up.is_empty(),
+        "hostile targets must be up=0, but: {wrongly_up:?}"
+    );
+    drop(process);
+    let open_after: usize = targets
+        .iter()
+        .map(|t| t.open.load(Ordering::SeqCst))
+        .sum::<usize>()
+        + hang.open();
+    let total_probes: f64 = details.iter().map(|(_, p)| *p).sum();
+    Record {
+        scenario: "prober-hostile-targets",
+        service: "url-prober",
+        tried: total_probes as u64,
+        lost: 0,
+        figure: peak as f64 / MIB,
+        unit: "MiB peak RSS",
+        notes: format!(
+            "{elapsed:.0} s, 5 targets (hang, reset, drip headers, endless body, redirect loop), timeout {timeout} s, \
+             interval {interval} s: all up=0; probes per target {:?}; max concurrent connections per target <= 2; \
+             endless body sent {:.1} MiB over {endless_probes} probes; {redirect_answers} redirects over {loop_probes} probes; \
+             /queryurl answered {queries} times, slowest {} ms; {} connections left open after exit",
+            details.iter().map(|(_, p)| *p as u64).collect::<Vec<_>>(),
+            sent / MIB,
+            slowest_query.as_millis(),
+            open_after,
+        ),
+    }
+    .write();
+}
