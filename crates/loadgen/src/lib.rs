@@ -135,13 +135,8 @@ fn positive_duration(raw: &str) -> Result<Duration, String> {
 pub enum Error {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("metrics server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Server(#[from] telemetry::ServeError),
 }
 
 /// What the ops routes see: the live statistics.
@@ -198,12 +193,7 @@ pub fn client(concurrency: u32) -> reqwest::Result<reqwest::Client> {
 /// the summary ([`print_summary`]) after flushing telemetry, so it is the last thing on stdout.
 pub async fn run(config: Config) -> Result<Summary, Error> {
     let client = client(config.concurrency).map_err(Error::Client)?;
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+    let listener = telemetry::bind(config.listen_addr).await?;
     let state = AppState::default();
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(telemetry::serve_until(
@@ -230,7 +220,7 @@ pub async fn run(config: Config) -> Result<Summary, Error> {
     .await;
     let _ = stop_server.send(());
     if let Ok(served) = server.await {
-        served.map_err(Error::Serve)?;
+        served?;
     }
     Ok(summary)
 }

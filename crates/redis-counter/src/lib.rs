@@ -102,13 +102,8 @@ pub enum Error {
     InvalidRedisUrl { url: String, reason: String },
     #[error("cannot set up the Redis connection pool: {0}")]
     Pool(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Server(#[from] telemetry::ServeError),
     #[error("{}", redis_message(.command, *.kind, *.applied, *.transient, .detail))]
     Redis {
         command: &'static str,
@@ -249,12 +244,7 @@ async fn hit(State(state): State<AppState>) -> Response {
 /// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), Error> {
     let state = AppState::new(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+    let listener = telemetry::bind(config.listen_addr).await?;
     tracing::info!(
         addr = %config.listen_addr,
         redis = state.redis.redacted_url(),
@@ -271,9 +261,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
             pool.record_pool_status();
         }
     });
-    let result = telemetry::serve(listener, router(state))
-        .await
-        .map_err(Error::Serve);
+    let result = telemetry::serve(listener, router(state)).await;
     gauges.abort();
-    result
+    Ok(result?)
 }

@@ -9,7 +9,6 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::net::SocketAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,14 +34,8 @@ pub enum Error {
     NotFound,
     #[error("method not allowed on this route")]
     MethodNotAllowed,
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Server(#[from] telemetry::ServeError),
 }
 
 impl Error {
@@ -54,7 +47,7 @@ impl Error {
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::Driver { .. } | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Bind { .. } | Error::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -57,12 +57,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), Error> {
-    let listener = TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+    let listener = telemetry::bind(config.listen_addr).await?;
     serve(config, listener, telemetry::shutdown_signal()).await
 }
 
@@ -80,7 +75,9 @@ pub async fn serve(
         let controller = controller.clone();
         async move { controller.initialize().await }
     });
-    let addr = listener.local_addr().map_err(Error::Serve)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Server(telemetry::ServeError::Serve(e)))?;
     tracing::info!(
         %addr,
         driver = config.driver.as_str(),
@@ -98,7 +95,7 @@ pub async fn serve(
     };
     let served = telemetry::serve_until(listener, router(state), signal)
         .await
-        .map_err(Error::Serve);
+        .map_err(Error::from);
     // A command that was already in flight when the signal came may have run after the first
     // stop, and an unreachable robot gets a second chance.
     controller.shutdown().await;

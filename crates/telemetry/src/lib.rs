@@ -49,7 +49,9 @@ pub use logs::LogWriter;
 pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
 pub use ops::{Readiness, always_ready, ops_router};
 pub use propagation::{InjectContext, current_trace_id, inject_context};
-pub use shutdown::{DRAIN_TIMEOUT, flush_spans, serve, serve_until, shutdown_signal};
+pub use shutdown::{
+    DRAIN_TIMEOUT, ServeError, bind, flush_spans, serve, serve_until, shutdown_signal,
+};
 pub use startup::{exit_with, init_from_env, parse_args};
 
 use opentelemetry_sdk::trace::SdkTracerProvider;

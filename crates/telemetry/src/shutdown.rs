@@ -35,8 +35,27 @@ pub async fn flush_spans() {
 /// How long in-flight requests get to finish after the shutdown signal.
 pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Why a service could not listen or stopped serving; every service's error type wraps it.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Binds the listening socket, naming the address when that fails (busy port, no permission).
+pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
 /// Serves `app` until SIGINT/SIGTERM, then drains in-flight requests (at most [`DRAIN_TIMEOUT`]).
-pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> Result<(), ServeError> {
     serve_until(listener, app, shutdown_signal()).await
 }
 
@@ -45,7 +64,7 @@ pub async fn serve_until(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), ServeError> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         signal.await;
@@ -66,7 +85,7 @@ pub async fn serve_until(
         }
     };
     tokio::select! {
-        result = &mut server => result,
+        result = &mut server => result.map_err(ServeError::Serve),
         () = drain_deadline => {
             tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; exiting anyway");
             Ok(())

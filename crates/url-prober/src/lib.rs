@@ -57,13 +57,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Server(#[from] telemetry::ServeError),
 }
 
 /// Loads the probe configuration, then serves and probes until SIGINT/SIGTERM.
@@ -76,12 +71,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
 /// `log_level`).
 pub async fn run_with(config: Config, probes: ProberConfig) -> Result<(), Error> {
     let client = probe::client().map_err(Error::Client)?;
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+    let listener = telemetry::bind(config.listen_addr).await?;
     describe_metrics();
     let registry = Registry::new();
     let mut scheduler = Scheduler::new(client, registry.clone());
@@ -99,7 +89,7 @@ pub async fn run_with(config: Config, probes: ProberConfig) -> Result<(), Error>
     ));
     let served = telemetry::serve(listener, router(AppState::new(registry))).await;
     reloader.abort(); // drops the scheduler: every probe stops
-    served.map_err(Error::Serve)
+    Ok(served?)
 }
 
 /// On each SIGHUP, re-reads the file; a valid one replaces the running configuration, an

@@ -30,13 +30,8 @@ pub struct Config {
 /// The one error type of this service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Server(#[from] telemetry::ServeError),
 }
 
 /// Shared state: the visit count.
@@ -66,14 +61,8 @@ async fn visit(State(state): State<AppState>) -> String {
 
 /// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), Error> {
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+    let listener = telemetry::bind(config.listen_addr).await?;
     tracing::info!(addr = %config.listen_addr, "listening");
-    telemetry::serve(listener, router(AppState::default()))
-        .await
-        .map_err(Error::Serve)
+    telemetry::serve(listener, router(AppState::default())).await?;
+    Ok(())
 }
