@@ -34,6 +34,7 @@ PLACEHOLDER = re.compile(
       | <[^>]+>                                  # <password>
       | x{3,} | \*{3,} | \.\.\.
       | changeme | change-me | example | redacted | placeholder | dummy | none | null | true | false
+      | password | passwd | pass | pw | secret | token     # the word itself, as in redis://user:password@host
       | admin                                    # Grafana's documented local default
       | [A-Za-z_][A-Za-z0-9_]*\(.*               # a function call, e.g. env("...")
       | [A-Za-z_][A-Za-z0-9_.]*(?:\.[A-Za-z_]+)+ # a field access, e.g. config.password

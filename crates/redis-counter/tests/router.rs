@@ -77,7 +77,7 @@ async fn visits_are_counted_in_redis_from_one() {
 #[tokio::test]
 async fn unreachable_redis_is_a_prompt_503_with_a_json_error() {
     let port = testkit::free_port(); // nothing listens here
-    let app = app(&format!("redis://:hunter2@127.0.0.1:{port}"), &[]);
+    let app = app(&format!("redis://:hunter2@127.0.0.1:{port}"), &[]); // secrets-check: allow (test fixture)
     let start = Instant::now();
     let (status, content_type, body) = get(&app, "/").await;
     assert!(

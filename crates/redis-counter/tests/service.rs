@@ -377,9 +377,9 @@ async fn the_incr_span_is_a_client_child_of_the_request_span() {
 fn a_bad_redis_url_exits_with_one_line_and_no_password() {
     for url in [
         "localhost:6379",
-        "http://:hunter2@localhost:6379",
-        "redis://:hunter2@[::1",
-        "rediss://:hunter2@localhost:6379",
+        "http://:hunter2@localhost:6379", // secrets-check: allow (test fixture)
+        "redis://:hunter2@[::1",          // secrets-check: allow (test fixture)
+        "rediss://:hunter2@localhost:6379", // secrets-check: allow (test fixture)
     ] {
         let output = std::process::Command::new(BIN)
             .env("LISTEN_ADDR", "127.0.0.1:0")
@@ -412,7 +412,7 @@ fn a_bad_pool_size_exits_with_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_password_never_reaches_logs_or_answers() {
     let port = testkit::free_port(); // nothing listens: every command fails
-    let url = format!("redis://default:hunter2@127.0.0.1:{port}/0");
+    let url = format!("redis://default:hunter2@127.0.0.1:{port}/0"); // secrets-check: allow (test fixture)
     let service = ServiceProcess::start(BIN.as_ref(), &[("REDIS_URL", &url)]).await;
     let client = reqwest::Client::new();
     let answer = client

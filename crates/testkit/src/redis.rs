@@ -16,8 +16,11 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts redis-server with append-only persistence fsynced on every write (so a SIGKILL
-    /// loses nothing that was acknowledged) and waits until it answers PING.
+    /// Starts redis-server with append-only persistence and waits until it answers PING.
+    ///
+    /// Redis write()s the AOF before it sends the replies of that event-loop turn, so a SIGKILL of
+    /// the process loses nothing it acknowledged; fsync (`always`) would only add protection against
+    /// a machine crash, at the price of slow writes on a busy test machine, so `everysec` it is.
     pub fn start() -> Self {
         let binary = require_binary("redis-server", "redis-server");
         let mut server = Self {
@@ -77,7 +80,7 @@ impl RedisServer {
         }
     }
 
-    /// SIGKILL: the crash case. Writes acknowledged before it are on disk (appendfsync always).
+    /// SIGKILL: the crash case. Writes acknowledged before it are in the AOF (see `start`).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), "KILL");
