@@ -10,9 +10,10 @@ use http::{HeaderValue, Method, Request, Response, Version};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_http::HeaderExtractor;
 use pin_project_lite::pin_project;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
@@ -80,7 +81,7 @@ where
         let route_label: Arc<str> = route.clone().unwrap_or_else(|| Arc::from(UNMATCHED_ROUTE));
         let span = request_span(&request, method, route.as_deref());
         let traceresponse = traceresponse(&span);
-        let active = ActiveRequest::start(method, route_label.clone());
+        let active = ActiveRequest::start(method, &route_label);
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -191,22 +192,84 @@ fn protocol_version(version: Version) -> &'static str {
 /// Counts a request in `http_server_active_requests` until dropped, also when the client goes
 /// away mid-request and the future is cancelled.
 struct ActiveRequest {
-    method: &'static str,
-    route: Arc<str>,
+    gauge: metrics::Gauge,
 }
 
 impl ActiveRequest {
-    fn start(method: &'static str, route: Arc<str>) -> Self {
-        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone())
-            .increment(1.0);
-        Self { method, route }
+    fn start(method: &'static str, route: &Arc<str>) -> Self {
+        let gauge = INSTRUMENTS.active(method, route);
+        gauge.increment(1.0);
+        Self { gauge }
     }
 }
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
-        metrics::gauge!(HTTP_ACTIVE, "http_request_method" => self.method, "http_route" => self.route.clone())
-            .decrement(1.0);
+        self.gauge.decrement(1.0);
+    }
+}
+
+/// Metric handles by label set. `metrics::histogram!(name, labels)` builds a key and hashes it in
+/// the registry on every call; the label sets here are few (route templates, not paths), so the
+/// handles are resolved once and kept.
+struct Instruments {
+    durations: RwLock<HashMap<DurationLabels, metrics::Histogram>>,
+    active: RwLock<HashMap<ActiveLabels, metrics::Gauge>>,
+}
+
+/// (method, route template, status code)
+type DurationLabels = (&'static str, Arc<str>, u16);
+/// (method, route template)
+type ActiveLabels = (&'static str, Arc<str>);
+
+static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| Instruments {
+    durations: RwLock::new(HashMap::new()),
+    active: RwLock::new(HashMap::new()),
+});
+
+impl Instruments {
+    fn duration(
+        &self,
+        method: &'static str,
+        route: &Arc<str>,
+        status: http::StatusCode,
+    ) -> metrics::Histogram {
+        let key = (method, route.clone(), status.as_u16());
+        if let Some(histogram) = self
+            .durations
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return histogram;
+        }
+        let histogram = metrics::histogram!(
+            HTTP_DURATION,
+            "http_request_method" => method,
+            "http_route" => route.clone(),
+            "http_response_status_code" => status_label(status),
+        );
+        // Before `init` installs the recorder the handle is a no-op: do not keep that one.
+        if crate::metrics_handle().is_some()
+            && let Ok(mut map) = self.durations.write()
+        {
+            map.insert(key, histogram.clone());
+        }
+        histogram
+    }
+
+    fn active(&self, method: &'static str, route: &Arc<str>) -> metrics::Gauge {
+        let key = (method, route.clone());
+        if let Some(gauge) = self.active.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return gauge;
+        }
+        let gauge = metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone());
+        if crate::metrics_handle().is_some()
+            && let Ok(mut map) = self.active.write()
+        {
+            map.insert(key, gauge.clone());
+        }
+        gauge
     }
 }
 
@@ -262,13 +325,9 @@ where
                 .span
                 .set_status(Status::error(format!("HTTP {}", status.as_u16())));
         }
-        metrics::histogram!(
-            HTTP_DURATION,
-            "http_request_method" => state.method,
-            "http_route" => state.route,
-            "http_response_status_code" => status_label(status),
-        )
-        .record(elapsed);
+        INSTRUMENTS
+            .duration(state.method, &state.route, status)
+            .record(elapsed);
         if let Some(value) = state.traceresponse {
             response.headers_mut().insert("traceresponse", value);
         }

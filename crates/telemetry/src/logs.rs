@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
@@ -102,10 +102,13 @@ pub(crate) fn install(
     let log_filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| TelemetryError::invalid("RUST_LOG", &config.log_filter, e.to_string()))?;
     let fmt_layer = match config.log_format {
+        // JSON lines take their context from OpenTelemetry (trace_id, span_id), not from tracing
+        // spans; keeping spans out of this layer saves formatting every span's fields on every
+        // request, and with tracing off no layer wants the request span at all.
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .event_format(JsonWithTraceIds)
             .with_writer(config.log_writer.clone())
-            .with_filter(log_filter)
+            .with_filter(log_filter.and(filter_fn(|meta| meta.is_event())))
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(
@@ -135,8 +138,8 @@ pub(crate) fn install(
         .map_err(|_| TelemetryError::AlreadyInitialized)
 }
 
-/// One JSON object per line: timestamp, level, target, message, the event's fields, the current
-/// span's name, and the OpenTelemetry `trace_id` / `span_id` so a log line leads to its trace.
+/// One JSON object per line: timestamp, level, target, message, the event's fields, and the
+/// OpenTelemetry `trace_id` / `span_id` so a log line leads to its trace.
 struct JsonWithTraceIds;
 
 impl<S, N> FormatEvent<S, N> for JsonWithTraceIds
@@ -146,7 +149,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -164,9 +167,6 @@ where
         event.record(&mut fields);
         if let Some(message) = fields.0.remove("message") {
             object.insert("message".into(), message);
-        }
-        if let Some(span) = ctx.lookup_current() {
-            object.insert("span".into(), Value::String(span.name().to_owned()));
         }
         // With context activation, entering a tracing span makes its OTel context current.
         let cx = opentelemetry::Context::current();
