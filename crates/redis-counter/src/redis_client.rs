@@ -126,7 +126,7 @@ impl RedisClient {
         operation: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
-        let span = if tracing::Span::current().is_none() {
+        let span = if !telemetry::in_trace() {
             tracing::Span::none()
         } else {
             tracing::info_span!(

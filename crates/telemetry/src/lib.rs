@@ -48,7 +48,7 @@ pub use layer::{HttpLayer, HttpService, UNMATCHED_ROUTE};
 pub use logs::LogWriter;
 pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
 pub use ops::{Readiness, always_ready, ops_router};
-pub use propagation::{InjectContext, current_trace_id, inject_context};
+pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
 pub use shutdown::{
     DRAIN_TIMEOUT, ServeError, bind, flush_spans, serve, serve_until, shutdown_signal,
 };

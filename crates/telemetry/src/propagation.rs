@@ -3,19 +3,27 @@
 
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::HeaderInjector;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// Writes the current span's context into `headers` (`traceparent`, `tracestate`, `baggage`).
+/// Writes the current context into `headers` (`traceparent`, `tracestate`, `baggage`).
+///
+/// "Current" is OpenTelemetry's: the request's server span while a handler runs (the HTTP layer
+/// attaches it), or an entered `tracing` span (tracing-opentelemetry activates its context).
 pub fn inject_context(headers: &mut http::HeaderMap) {
-    let cx = tracing::Span::current().context();
+    let cx = opentelemetry::Context::current();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&cx, &mut HeaderInjector(headers));
     });
 }
 
+/// True inside a traced request (or an entered span): client spans started now join a trace.
+/// Code that must not start traces of its own (e.g. health checks) asks this first.
+pub fn in_trace() -> bool {
+    opentelemetry::Context::current().has_active_span()
+}
+
 /// The current span's trace id (32 hex digits), if there is one.
 pub fn current_trace_id() -> Option<String> {
-    let cx = tracing::Span::current().context();
+    let cx = opentelemetry::Context::current();
     let span = cx.span();
     let span_context = span.span_context();
     span_context

@@ -4,13 +4,21 @@ use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor};
 use crate::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use std::sync::OnceLock;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+/// The tracer of the HTTP server spans (instrumentation scope `telemetry`).
+static SERVER_TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+/// The tracer for server spans, once tracing is on.
+pub(crate) fn server_tracer() -> Option<&'static SdkTracer> {
+    SERVER_TRACER.get()
+}
 
 /// Installs the propagators always (so incoming trace context is honoured and passed on even
 /// with the SDK disabled) and, when traces are enabled, the tracer provider.
@@ -77,6 +85,7 @@ pub(crate) fn install(
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let _ = PROVIDER.set(provider.clone());
+    let _ = SERVER_TRACER.set(provider.tracer("telemetry"));
     Ok(Some(provider))
 }
 
