@@ -9,9 +9,10 @@ use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,12 @@ pub(crate) struct BoundedBatchProcessor {
     spans: SyncSender<SpanData>,
     control: Mutex<Sender<Control>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// To wake the worker: it sleeps between exports, so a request never pays for a wake-up
+    /// (a syscall) except the one that fills the queue to `wake_at`.
+    worker_thread: std::thread::Thread,
+    /// Spans handed to the queue and not yet taken by the worker.
+    queued: Arc<AtomicUsize>,
+    wake_at: usize,
     shut_down: AtomicBool,
 }
 
@@ -75,13 +82,23 @@ impl BoundedBatchProcessor {
     {
         let (spans, span_rx) = mpsc::sync_channel(settings.max_queue_size);
         let (control, control_rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let worker = std::thread::Builder::new()
             .name("otel-span-export".into())
-            .spawn(move || Worker::new(exporter, settings, executor).run(&span_rx, &control_rx))?;
+            .spawn({
+                let queued = queued.clone();
+                move || Worker::new(exporter, settings, executor, queued).run(&span_rx, &control_rx)
+            })?;
+        // Wake the worker early at a quarter of the queue: room is left for the spans that
+        // arrive while it wakes up and exports.
+        let wake_at = (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size);
         Ok(Self {
             spans,
             control: Mutex::new(control),
+            worker_thread: worker.thread().clone(),
             worker: Mutex::new(Some(worker)),
+            queued,
+            wake_at,
             shut_down: AtomicBool::new(false),
         })
     }
@@ -96,6 +113,7 @@ impl BoundedBatchProcessor {
         if sent.is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
+        self.worker_thread.unpark();
         reply_rx
             .recv_timeout(CONTROL_WAIT)
             .map_err(|_| OTelSdkError::Timeout(CONTROL_WAIT))?
@@ -109,9 +127,16 @@ impl SpanProcessor for BoundedBatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
+        // Counted before the send, so the worker never takes more than was counted.
+        let queued = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
         match self.spans.try_send(span) {
-            Ok(()) => {}
+            Ok(()) => {
+                if queued == self.wake_at {
+                    self.worker_thread.unpark();
+                }
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
                 metrics::counter!(SPANS_DROPPED).increment(1);
             }
         }
@@ -146,16 +171,23 @@ struct Worker<E> {
     settings: BatchSettings,
     executor: Executor,
     batch: Vec<SpanData>,
+    queued: Arc<AtomicUsize>,
     failing: bool,
 }
 
 impl<E: SpanExporter> Worker<E> {
-    fn new(exporter: E, settings: BatchSettings, executor: Executor) -> Self {
+    fn new(
+        exporter: E,
+        settings: BatchSettings,
+        executor: Executor,
+        queued: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             exporter,
             batch: Vec::with_capacity(settings.max_export_batch_size),
             settings,
             executor,
+            queued,
             failing: false,
         }
     }
@@ -165,19 +197,20 @@ impl<E: SpanExporter> Worker<E> {
         let _suppressed = Context::enter_telemetry_suppressed_scope();
         let mut next_export = Instant::now() + self.settings.schedule_delay;
         loop {
-            let wait = next_export
-                .saturating_duration_since(Instant::now())
-                .min(POLL);
-            match spans.recv_timeout(wait) {
-                Ok(span) => {
-                    self.batch.push(span);
-                    if self.batch.len() >= self.settings.max_export_batch_size {
-                        let _ = self.export();
+            // Sleep (not a blocking receive): senders then never make a syscall to wake us, except
+            // the one that fills the queue to the wake-up mark, and flush/shutdown requests.
+            std::thread::park_timeout(
+                next_export
+                    .saturating_duration_since(Instant::now())
+                    .min(POLL),
+            );
+            match self.take_queued(spans) {
+                Ok(full_batches) => {
+                    if full_batches {
                         next_export = Instant::now() + self.settings.schedule_delay;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(()) => {
                     let _ = self.export();
                     return;
                 }
@@ -204,16 +237,30 @@ impl<E: SpanExporter> Worker<E> {
         }
     }
 
-    /// Exports everything queued so far.
-    fn drain(&mut self, spans: &Receiver<SpanData>) -> OTelSdkResult {
-        let mut result = Ok(());
-        while let Ok(span) = spans.try_recv() {
-            self.batch.push(span);
-            if self.batch.len() >= self.settings.max_export_batch_size {
-                result = result.and(self.export());
+    /// Moves every queued span into the batch, exporting each batch that fills up. `Ok(true)` if
+    /// it exported any; `Err` once every sender is gone.
+    fn take_queued(&mut self, spans: &Receiver<SpanData>) -> Result<bool, ()> {
+        let mut exported = false;
+        loop {
+            match spans.try_recv() {
+                Ok(span) => {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    self.batch.push(span);
+                    if self.batch.len() >= self.settings.max_export_batch_size {
+                        let _ = self.export();
+                        exported = true;
+                    }
+                }
+                Err(TryRecvError::Empty) => return Ok(exported),
+                Err(TryRecvError::Disconnected) => return Err(()),
             }
         }
-        result.and(self.export())
+    }
+
+    /// Exports everything queued so far (flush and shutdown).
+    fn drain(&mut self, spans: &Receiver<SpanData>) -> OTelSdkResult {
+        let _ = self.take_queued(spans);
+        self.export()
     }
 
     fn export(&mut self) -> OTelSdkResult {
