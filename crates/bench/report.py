@@ -180,8 +180,8 @@ def main(results, output):
         return criterion_median(os.path.join(results, "criterion", str(r), group, case + ".json"))
 
     layer_cases = [
-        ("layer", "metrics_no_subscriber", "metrics alone (layer, no tracing subscriber)"),
-        ("layer_sdk_disabled", "metrics_only", "**metrics only** (`OTEL_SDK_DISABLED=true`: metrics + the log layer's span)"),
+        ("layer", "metrics_no_subscriber", "layer with no tracing subscriber (server spans still come from the SDK)"),
+        ("layer_sdk_disabled", "metrics_only", "**metrics only** (`telemetry::init` with `OTEL_SDK_DISABLED=true`)"),
         ("layer", "full", "**full** (traces sampled 100 %, batch processor, OTLP/gRPC exporter; + metrics)"),
         ("layer", "full_traceparent", "full, request carries a `traceparent`"),
     ]
@@ -221,13 +221,13 @@ def main(results, output):
     w("")
     full_added = median(added.get("full", []))
     metrics_added = median(added.get("metrics_only", []))
-    alone_added = median(added.get("metrics_no_subscriber", []))
     if full_added is not None:
         goals.append(("full layer cost (tracing + metrics)", "< 917 ns added",
                       f_ns(full_added), "met" if full_added < 917 else "not met"))
-    if alone_added is not None:
-        goals.append(("metrics cost alone", "< 550–650 ns (autometrics)",
-                      f_ns(alone_added), "met" if alone_added < 650 else "not met"))
+    # What a service pays for metrics is the `metrics_only` case: `telemetry::init` with tracing off.
+    if metrics_added is not None:
+        goals.append(("metrics cost (init with OTEL_SDK_DISABLED=true)", "< 550–650 ns (autometrics)",
+                      f_ns(metrics_added), "met" if metrics_added < 650 else "not met"))
 
     # ------------------------------------------------ 2. scrape
     w("## 2. `/metrics` scrape cost")
