@@ -2,13 +2,10 @@
 //! contract (body, status, JSON errors, readiness) without spawning the binary.
 
 use axum::Router;
-use axum::body::Body;
 use clap::Parser;
-use http_body_util::BodyExt;
 use redis_counter::{AppState, Config, router};
 use std::time::{Duration, Instant};
 use testkit::RedisServer;
-use tower::ServiceExt;
 
 fn app(redis_url: &str, extra: &[&str]) -> Router {
     let mut args = vec!["redis-counter", "--redis-url", redis_url];
@@ -18,33 +15,8 @@ fn app(redis_url: &str, extra: &[&str]) -> Router {
 }
 
 async fn get(app: &Router, path: &str) -> (u16, String, String) {
-    let response = app
-        .clone()
-        .oneshot(
-            axum::http::Request::get(path)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    let reply = testkit::oneshot_get(app, path).await;
+    (reply.status, reply.content_type.clone(), reply.text())
 }
 
 fn error_text(body: &str) -> String {

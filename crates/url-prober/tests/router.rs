@@ -1,33 +1,12 @@
 //! `router()` driven in-process with `oneshot`: the handlers' contract without a socket.
 
-use axum::body::Body;
-use http_body_util::BodyExt;
 use std::time::{Duration, SystemTime};
-use tower::ServiceExt;
 use url_prober::probe::{Outcome, ResultKind};
 use url_prober::{AppState, ProberConfig, Registry, router};
 
 async fn get(app: &axum::Router, path: &str) -> (u16, serde_json::Value) {
-    let response = app
-        .clone()
-        .oneshot(
-            axum::http::Request::get(path)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    )
+    let reply = testkit::oneshot_get(app, path).await;
+    (reply.status, reply.json())
 }
 
 #[tokio::test]
@@ -85,13 +64,5 @@ async fn queryurl_reports_pending_then_results_and_readyz_follows_the_first_roun
 #[tokio::test]
 async fn unknown_paths_are_404() {
     let app = router(AppState::default());
-    let response = app
-        .oneshot(
-            axum::http::Request::get("/nope")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(get(&app, "/nope").await.0, 404);
 }
