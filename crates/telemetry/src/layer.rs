@@ -249,43 +249,46 @@ impl Instruments {
         route: &Arc<str>,
         status: http::StatusCode,
     ) -> metrics::Histogram {
-        let key = (method, route.clone(), status.as_u16());
-        if let Some(histogram) = self
-            .durations
-            .read()
-            .ok()
-            .and_then(|m| m.get(&key).cloned())
-        {
-            return histogram;
-        }
-        let histogram = metrics::histogram!(
-            HTTP_DURATION,
-            "http_request_method" => method,
-            "http_route" => route.clone(),
-            "http_response_status_code" => status_label(status),
-        );
-        // Before `init` installs the recorder the handle is a no-op: do not keep that one.
-        if crate::metrics_handle().is_some()
-            && let Ok(mut map) = self.durations.write()
-        {
-            map.insert(key, histogram.clone());
-        }
-        histogram
+        cached(
+            &self.durations,
+            (method, route.clone(), status.as_u16()),
+            || {
+                metrics::histogram!(
+                    HTTP_DURATION,
+                    "http_request_method" => method,
+                    "http_route" => route.clone(),
+                    "http_response_status_code" => status_label(status),
+                )
+            },
+        )
     }
 
     fn active(&self, method: &'static str, route: &Arc<str>) -> metrics::Gauge {
-        let key = (method, route.clone());
-        if let Some(gauge) = self.active.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return gauge;
-        }
-        let gauge = metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone());
-        if crate::metrics_handle().is_some()
-            && let Ok(mut map) = self.active.write()
-        {
-            map.insert(key, gauge.clone());
-        }
-        gauge
+        cached(
+            &self.active,
+            (method, route.clone()),
+            || metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone()),
+        )
     }
+}
+
+/// The handle for `key`, resolved with `resolve` on first use and kept.
+fn cached<K, V>(map: &RwLock<HashMap<K, V>>, key: K, resolve: impl FnOnce() -> V) -> V
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    if let Some(handle) = map.read().ok().and_then(|m| m.get(&key).cloned()) {
+        return handle;
+    }
+    let handle = resolve();
+    // Before `init` installs the recorder the handle is a no-op: do not keep that one.
+    if crate::metrics_handle().is_some()
+        && let Ok(mut map) = map.write()
+    {
+        map.insert(key, handle.clone());
+    }
+    handle
 }
 
 struct RequestState {
