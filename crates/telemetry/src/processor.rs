@@ -205,11 +205,8 @@ impl<E: SpanExporter> Worker<E> {
                     .min(POLL),
             );
             match self.take_queued(spans) {
-                Ok(full_batches) => {
-                    if full_batches {
-                        next_export = Instant::now() + self.settings.schedule_delay;
-                    }
-                }
+                Ok(Some(_)) => next_export = Instant::now() + self.settings.schedule_delay,
+                Ok(None) => {}
                 Err(()) => {
                     let _ = self.export();
                     return;
@@ -237,18 +234,18 @@ impl<E: SpanExporter> Worker<E> {
         }
     }
 
-    /// Moves every queued span into the batch, exporting each batch that fills up. `Ok(true)` if
-    /// it exported any; `Err` once every sender is gone.
-    fn take_queued(&mut self, spans: &Receiver<SpanData>) -> Result<bool, ()> {
-        let mut exported = false;
+    /// Moves every queued span into the batch, exporting each batch that fills up: `Some` with
+    /// the combined result if it exported any; `Err` once every sender is gone.
+    fn take_queued(&mut self, spans: &Receiver<SpanData>) -> Result<Option<OTelSdkResult>, ()> {
+        let mut exported: Option<OTelSdkResult> = None;
         loop {
             match spans.try_recv() {
                 Ok(span) => {
                     self.queued.fetch_sub(1, Ordering::AcqRel);
                     self.batch.push(span);
                     if self.batch.len() >= self.settings.max_export_batch_size {
-                        let _ = self.export();
-                        exported = true;
+                        let result = self.export();
+                        exported = Some(exported.unwrap_or(Ok(())).and(result));
                     }
                 }
                 Err(TryRecvError::Empty) => return Ok(exported),
@@ -259,8 +256,9 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Exports everything queued so far (flush and shutdown).
     fn drain(&mut self, spans: &Receiver<SpanData>) -> OTelSdkResult {
-        let _ = self.take_queued(spans);
-        self.export()
+        let earlier = self.take_queued(spans).ok().flatten().unwrap_or(Ok(()));
+        let last = self.export();
+        earlier.and(last)
     }
 
     fn export(&mut self) -> OTelSdkResult {
