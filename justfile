@@ -53,10 +53,12 @@ dev:
 
 # Drive realistic traffic at a running stack (native or Compose) so every panel and trace view fills.
 # Its own /metrics goes on a free port, so it does not clash with a loadgen container on 9000.
+# Robot commands carry ROBOT_TOKEN (yours, or the one `just dev` made in target/dev/robot-token).
 # Defaults: 60 s at 50 req/s; flags override them (`just load --rate 200 --duration 5m`).
 load *args:
     LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:0}" LOADGEN_DURATION="${LOADGEN_DURATION:-60s}" \
-    LOADGEN_RATE="${LOADGEN_RATE:-50}" cargo run --release -p loadgen -- {{args}}
+    LOADGEN_RATE="${LOADGEN_RATE:-50}" ROBOT_TOKEN="${ROBOT_TOKEN:-$(cat target/dev/robot-token 2>/dev/null || true)}" \
+    cargo run --release -p loadgen -- {{args}}
 
 # The benchmark table (BENCHMARKS.md) next to its baselines.
 bench *args:

@@ -26,6 +26,8 @@ ORDER = [
     "sigterm-under-load",
     "prober-hostile-targets",
     "pigpio-daemon-dies-mid-command",
+    "browser-cross-site",
+    "dns-rebinding",
     "fuzz-http",
     "body-limit",
     "cardinality",
