@@ -24,6 +24,7 @@
 //! A timeout may not exceed the interval: a probe must end before the next one of the same URL
 //! is due, so the schedule is the one written in the file.
 
+use crate::redact::redact_url;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -72,15 +73,33 @@ pub struct ProberConfig {
 }
 
 /// One URL to probe, with its effective settings.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` form shows [`Target::url`] and the header names only, so no secret reaches a log
+/// through it.
+#[derive(Clone, PartialEq)]
 pub struct Target {
-    /// As written in the file (trimmed): the `url` label and the `/queryurl` key.
+    /// As written in the file (trimmed), with its secrets hidden by [`redact_url`]: the `url`
+    /// label, the `/queryurl` key, and what logs, spans and messages show. Unique in a config.
     pub url: String,
-    pub parsed: reqwest::Url,
+    /// What the probe requests, userinfo and query values included: never shown.
+    pub request_url: reqwest::Url,
     pub method: Method,
+    /// Sent to the URL's own origin only (not after a redirect to another): never shown.
     pub headers: HeaderMap,
     pub expected: ExpectedStatus,
     pub timeout: Duration,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &self.url)
+            .field("method", &self.method)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("expected", &self.expected)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which HTTP status codes count as "up".
@@ -349,10 +368,24 @@ impl RawConfig {
         let mut targets: Vec<Target> = Vec::with_capacity(self.urls.len());
         for (index, raw) in self.urls.into_iter().enumerate() {
             let target = raw.validate(index, timeout, interval)?;
-            if let Some(first) = targets.iter().position(|t| t.parsed == target.parsed) {
+            if let Some(first) = targets
+                .iter()
+                .position(|t| t.request_url == target.request_url)
+            {
                 return Err((
                     format!("urls[{index}]"),
                     format!("{} is a duplicate of urls[{first}]", target.url),
+                ));
+            }
+            // Two URLs that differ only in secrets would share one label: one series, one
+            // `/queryurl` entry, for two URLs. Refused rather than silently merged.
+            if let Some(first) = targets.iter().position(|t| t.url == target.url) {
+                return Err((
+                    format!("urls[{index}]"),
+                    format!(
+                        "{} differs from urls[{first}] only in its hidden userinfo, query values or fragment, so both would show as one URL; make them differ in host, path or query keys",
+                        target.url
+                    ),
                 ));
             }
             targets.push(target);
@@ -392,14 +425,16 @@ impl RawUrl {
                 prefix.clone()
             }
         };
-        let url = entry.url.trim().to_owned();
-        if url.contains(char::is_whitespace) {
+        let written = entry.url.trim();
+        // Messages quote the URL as it will be shown: without its secrets.
+        let url = redact_url(written);
+        if written.contains(char::is_whitespace) {
             // Also catches a mis-indented list item that YAML folds into the previous URL.
             return Err((key("url"), format!("{url:?} contains whitespace")));
         }
-        let parsed = reqwest::Url::parse(&url)
+        let request_url = reqwest::Url::parse(written)
             .map_err(|e| (key("url"), format!("{url:?} is not a valid URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        if !matches!(request_url.scheme(), "http" | "https") || request_url.host_str().is_none() {
             return Err((
                 key("url"),
                 format!("{url:?} must be an http:// or https:// URL with a host"),
@@ -437,7 +472,7 @@ impl RawUrl {
         }
         Ok(Target {
             url,
-            parsed,
+            request_url,
             method,
             headers,
             expected,
@@ -599,12 +634,51 @@ mod tests {
                 "urls[0]: \"http://a/ - http://b/\" contains whitespace",
             ),
             ("urls: [{method: GET}]\n", "missing field `url`"),
+            (
+                "urls: ['http://a/?token=x', 'http://a/?token=y']\n",
+                "urls[1]: http://a/?token=REDACTED differs from urls[0] only in its hidden userinfo",
+            ),
+            (
+                "urls: ['http://u:p@a/', 'http://a/']\n",
+                "urls[1]: http://a/ differs from urls[0] only",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).expect_err(text).to_string();
             assert!(error.starts_with("prober config /x.yml: "), "{error}");
             assert!(error.contains(expected), "{text:?}: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_secrets_and_debug_shows_none() {
+        let config = parse(
+            "urls:\n  - url: 'http://u:pw-s3cr3t@a/x?token=qv-s3cr3t&flag#frag-s3cr3t'\n    headers: {X-Api-Key: hv-s3cr3t}\n",
+        )
+        .unwrap();
+        let target = &config.targets[0];
+        assert_eq!(target.url, "http://a/x?token=REDACTED&flag");
+        assert_eq!(target.request_url.password(), Some("pw-s3cr3t"));
+        assert_eq!(target.request_url.query(), Some("token=qv-s3cr3t&flag"));
+        assert_eq!(target.headers["x-api-key"], "hv-s3cr3t");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("x-api-key"), "{debug}");
+    }
+
+    #[test]
+    fn errors_about_a_url_quote_it_without_its_secrets() {
+        for text in [
+            "urls: ['http://u:pw-s3cr3t@a:99999/?t=qv-s3cr3t']\n",
+            "urls: ['ftp://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n",
+            "urls:\n  - http://u:pw-s3cr3t@a/?t=qv-s3cr3t\n   - http://b/\n",
+            "urls: ['http://u:pw-s3cr3t@a/?t=qv-s3cr3t', 'http://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n",
+            "urls: ['http://a/?t=qv-s3cr3t', 'http://a/?t=qv-s3cr3t-2']\n",
+        ] {
+            let error = parse(text).expect_err(text).to_string();
+            assert!(error.contains("urls["), "{error}");
+            assert!(!error.contains("s3cr3t"), "{text:?}: {error}");
         }
     }
 }
