@@ -112,7 +112,7 @@ async fn redirecting_target(
         .route(
             "/land",
             get(move |headers: HeaderMap| async move {
-                landed.lock().unwrap().push(headers);
+                landed.lock().expect("lock").push(headers);
                 "landed\n"
             }),
         )
