@@ -35,9 +35,10 @@ check:
     bash deploy/check.sh
 
 # The whole stack in Docker: services, Redis, Jaeger, Prometheus, Grafana, Alertmanager, exporters, loadgen.
+# Needs GRAFANA_ADMIN_PASSWORD; host ports and address: see the variables in docker-compose.yml's header.
 up:
     {{compose}} up -d --build
-    @echo "Grafana http://localhost:3000  Jaeger http://localhost:16686  Prometheus http://localhost:9090"
+    @echo "Grafana http://localhost:${GRAFANA_PORT:-3000}  Jaeger http://localhost:${JAEGER_UI_PORT:-16686} (Monitor tab: /monitor)  Prometheus http://localhost:${PROMETHEUS_PORT:-9090}"
 
 # Stop the stack and remove its containers (volumes are kept).
 down:
@@ -52,11 +53,21 @@ dev:
     bash scripts/dev.sh
 
 # Drive realistic traffic at a running stack (native or Compose) so every panel and trace view fills.
-# Its own /metrics goes on a free port, so it does not clash with a loadgen container on 9000.
+# Its own /metrics goes on a free port, so it does not clash with the loadgen `just dev` runs on 9000.
 # Defaults: 60 s at 50 req/s; flags override them (`just load --rate 200 --duration 5m`).
+# Same build command and profile as scripts/dev.sh: after `just dev` this builds nothing.
+# Targets: Compose's host ports (docker-compose.yml's variables) when web-flask-equivalent answers on
+# its Compose host port, else the native ports of `just dev`.
 load *args:
+    cargo build --bins
+    web_port="${WEB_FLASK_EQUIVALENT_PORT:-5050}"; \
+    (exec 3<>"/dev/tcp/127.0.0.1/$web_port") 2>/dev/null || web_port=5000; \
     LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:0}" LOADGEN_DURATION="${LOADGEN_DURATION:-60s}" \
-    LOADGEN_RATE="${LOADGEN_RATE:-50}" cargo run --release -p loadgen -- {{args}}
+    LOADGEN_RATE="${LOADGEN_RATE:-50}" LOADGEN_WEB_URL="${LOADGEN_WEB_URL:-http://127.0.0.1:$web_port}" \
+    LOADGEN_REDIS_URL="${LOADGEN_REDIS_URL:-http://127.0.0.1:${REDIS_COUNTER_PORT:-5001}}" \
+    LOADGEN_ROBOT_URL="${LOADGEN_ROBOT_URL:-http://127.0.0.1:${ROBOT_CONTROL_PORT:-6543}}" \
+    LOADGEN_PROBER_URL="${LOADGEN_PROBER_URL:-http://127.0.0.1:${URL_PROBER_PORT:-8080}}" \
+    target/debug/loadgen {{args}}
 
 # The benchmark table (BENCHMARKS.md) next to its baselines.
 bench *args:
