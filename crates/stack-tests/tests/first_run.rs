@@ -59,13 +59,13 @@ impl RustOnlyMachine {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(dir.path().join("cargo-home")).unwrap();
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        std::fs::create_dir_all(dir.path().join("cargo-home")).expect("CARGO_HOME dir");
         let bash = on_path("bash").expect("bash is on PATH");
-        std::os::unix::fs::symlink(bash, bin.join("bash")).unwrap();
+        std::os::unix::fs::symlink(bash, bin.join("bash")).expect("link bash");
         // rustup's proxies (or the toolchain's binaries) sit next to `cargo`.
         let cargo = on_path("cargo").expect("cargo is on PATH");
-        let toolchain = cargo.parent().unwrap();
+        let toolchain = cargo.parent().expect("cargo's directory");
         for tool in [
             "cargo",
             "rustc",
@@ -75,7 +75,8 @@ impl RustOnlyMachine {
             "clippy-driver",
         ] {
             if toolchain.join(tool).is_file() {
-                std::os::unix::fs::symlink(toolchain.join(tool), bin.join(tool)).unwrap();
+                std::os::unix::fs::symlink(toolchain.join(tool), bin.join(tool))
+                    .expect("link a Rust tool");
             }
         }
         Self { dir }
@@ -105,8 +106,8 @@ impl RustOnlyMachine {
 /// Runs `command` for at most `limit`, its output collected in files (no pipe can fill up).
 fn run_bounded(mut command: Command, limit: Duration) -> Output {
     let logs = tempfile::tempdir().expect("tempdir");
-    let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
-    let stderr = std::fs::File::create(logs.path().join("stderr")).unwrap();
+    let stdout = std::fs::File::create(logs.path().join("stdout")).expect("stdout file");
+    let stderr = std::fs::File::create(logs.path().join("stderr")).expect("stderr file");
     let mut child = command
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -127,8 +128,8 @@ fn run_bounded(mut command: Command, limit: Duration) -> Output {
     };
     Output {
         status,
-        stdout: std::fs::read(logs.path().join("stdout")).unwrap(),
-        stderr: std::fs::read(logs.path().join("stderr")).unwrap(),
+        stdout: std::fs::read(logs.path().join("stdout")).expect("read stdout"),
+        stderr: std::fs::read(logs.path().join("stderr")).expect("read stderr"),
     }
 }
 
