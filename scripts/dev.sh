@@ -71,7 +71,9 @@ fi
 cat <<EOT
 
 Native stack up:  web http://127.0.0.1:5000  redis-counter http://127.0.0.1:5001
-  robot UI http://127.0.0.1:6543  url-prober http://127.0.0.1:8080/queryurl  Prometheus http://127.0.0.1:9090
+  robot UI http://127.0.0.1:6543  url-prober http://127.0.0.1:8080/queryurl
+  Prometheus http://127.0.0.1:9090 (targets, alerts)  Alertmanager http://127.0.0.1:9093
+Grafana dashboards and Jaeger traces need the Compose stack (just up).
 Traffic: loadgen runs at 5 req/s (log target/dev/loadgen.log); more: just load      Stop: Ctrl-C
 EOT
 wait
