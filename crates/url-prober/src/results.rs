@@ -12,7 +12,9 @@ use crate::probe::{Outcome, ResultKind};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+// parking_lot's Mutex does not poison: a panic elsewhere never stops /queryurl or /metrics.
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// `probe_duration_seconds` buckets: the HTTP buckets (0.25 for "% under 250 ms") plus room for
 /// long timeouts.
@@ -80,18 +82,10 @@ impl Registry {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<UrlState>> {
-        // A panic while holding the lock leaves plain data behind: keep serving it.
-        self.inner
-            .urls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Makes the tracked URLs exactly `targets` (in that order): new URLs start pending, URLs
     /// still configured keep their results and counters, removed URLs and their series go.
     pub fn set_targets(&self, targets: &[Target]) {
-        let mut urls = self.lock();
+        let mut urls = self.inner.urls.lock();
         let mut old = std::mem::take(&mut *urls);
         for target in targets {
             let state = match old.iter().position(|s| s.url == target.url) {
@@ -104,7 +98,7 @@ impl Registry {
 
     /// Records a probe of `url`; ignored if `url` was removed meanwhile.
     pub fn record(&self, url: &str, outcome: Outcome) {
-        let mut urls = self.lock();
+        let mut urls = self.inner.urls.lock();
         let Some(state) = urls.iter_mut().find(|s| s.url == url) else {
             return;
         };
@@ -127,7 +121,7 @@ impl Registry {
 
     /// Counts a scheduled probe of `url` not started because the previous one still runs.
     pub fn record_skip(&self, url: &str) {
-        if let Some(state) = self.lock().iter_mut().find(|s| s.url == url) {
+        if let Some(state) = self.inner.urls.lock().iter_mut().find(|s| s.url == url) {
             state.skipped += 1;
         }
     }
@@ -139,7 +133,9 @@ impl Registry {
 
     /// The latest result per URL, in config order.
     pub fn reports(&self) -> Vec<UrlReport> {
-        self.lock()
+        self.inner
+            .urls
+            .lock()
             .iter()
             .map(|state| match &state.last {
                 None => UrlReport {
@@ -168,7 +164,7 @@ impl Registry {
 
     /// The per-URL families in Prometheus text format, with HELP and TYPE.
     pub fn render(&self) -> String {
-        let urls = self.lock();
+        let urls = self.inner.urls.lock();
         let mut out = String::new();
         render_up(&mut out, &urls);
         render_response_ms(&mut out, &urls);

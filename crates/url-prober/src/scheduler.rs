@@ -15,25 +15,16 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
-
-/// Aborts the task when dropped, so a stopped scheduler leaves no probe behind.
-#[derive(Debug)]
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+// A task handle that aborts the task when dropped: a stopped scheduler leaves no probe behind.
+use tokio_util::task::AbortOnDropHandle;
 
 /// Owns the per-URL tasks. Dropping it stops every probe.
 #[derive(Debug)]
 pub struct Scheduler {
     client: reqwest::Client,
     registry: Registry,
-    tasks: HashMap<String, (Target, Duration, AbortOnDrop)>,
+    tasks: HashMap<String, (Target, Duration, AbortOnDropHandle<()>)>,
 }
 
 impl Scheduler {
@@ -71,7 +62,11 @@ impl Scheduler {
             // Replacing the entry drops (aborts) the old task of a changed URL.
             self.tasks.insert(
                 target.url.clone(),
-                (target.clone(), config.interval, AbortOnDrop(task)),
+                (
+                    target.clone(),
+                    config.interval,
+                    AbortOnDropHandle::new(task),
+                ),
             );
         }
     }
@@ -87,17 +82,17 @@ where
 {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut in_flight: Option<AbortOnDrop> = None;
+    let mut in_flight: Option<AbortOnDropHandle<()>> = None;
     loop {
         ticker.tick().await;
-        if in_flight.as_ref().is_some_and(|task| !task.0.is_finished()) {
+        if in_flight.as_ref().is_some_and(|task| !task.is_finished()) {
             tracing::debug!(url = %target.url, "previous probe still running; skipping this tick");
             registry.record_skip(&target.url);
             continue;
         }
         let probing = probe(target.clone());
         let (registry, target) = (registry.clone(), target.clone());
-        in_flight = Some(AbortOnDrop(tokio::spawn(async move {
+        in_flight = Some(AbortOnDropHandle::new(tokio::spawn(async move {
             let outcome = probing.await;
             log_transition(&registry, &target.url, &outcome);
             registry.record(&target.url, outcome);
@@ -142,7 +137,7 @@ mod tests {
 
     /// One URL on the real ticker with probes that take `probe_time` of (paused) time. Returns
     /// the registry and the probes' start times, in seconds from the start.
-    fn schedule(probe_time: Duration) -> (Registry, Arc<Mutex<Vec<f64>>>, AbortOnDrop) {
+    fn schedule(probe_time: Duration) -> (Registry, Arc<Mutex<Vec<f64>>>, AbortOnDropHandle<()>) {
         let config = ProberConfig::parse(&format!("urls: [{URL}]"), "test").expect("config");
         let registry = Registry::new();
         registry.set_targets(&config.targets);
@@ -166,7 +161,7 @@ mod tests {
         };
         let target = Arc::new(config.targets[0].clone());
         let task = tokio::spawn(probe_forever(registry.clone(), target, INTERVAL, probe));
-        (registry, starts, AbortOnDrop(task))
+        (registry, starts, AbortOnDropHandle::new(task))
     }
 
     fn counter(registry: &Registry, name: &str) -> f64 {
