@@ -34,6 +34,13 @@ check:
     cargo deny check licenses bans sources
     bash deploy/check.sh
 
+# Regenerate what follows from the objectives in deploy/slo/*.yml: recording rules, burn-rate alerts,
+# their promtool tests, the SLO dashboard and the Kubernetes PrometheusRule (`just check` fails on drift).
+slo:
+    ${VENV:-.venv}/bin/python deploy/slo/slo.py
+    ${VENV:-.venv}/bin/python deploy/grafana/dashboards.py
+    ${VENV:-.venv}/bin/python deploy/k8s/gen_prometheusrule.py
+
 # The whole stack in Docker: services, Redis, Jaeger, Prometheus, Grafana, Alertmanager, exporters, loadgen.
 up:
     {{compose}} up -d --build

@@ -90,6 +90,8 @@ healthcheck_probe() {
     return 1
   fi
 }
+# The SLO rules and their promtool tests are generated from deploy/slo/*.yml (`just slo`).
+slo_fresh() { need "$PY" && "$PY" deploy/slo/slo.py --check; }
 prom_config() { need promtool && promtool check config deploy/prometheus/prometheus.yml; }
 prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
 prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
@@ -122,13 +124,14 @@ check "compose: docker-compose config -q" compose_config
 check "compose: health checks, pinned images, service_healthy ordering" static compose
 check "Dockerfile: one target per service, non-root, health check" static dockerfile
 check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
+check "slo: rules and tests match deploy/slo/*.yml (just slo)" slo_fresh
 check "prometheus: promtool check config" prom_config
 check "prometheus: promtool check rules" prom_rules
 check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
 check "prometheus: scrape targets are Compose services, all services scraped" static scrape
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
-check "alertmanager: inhibitions mute exactly the symptom alerts (live Alertmanager)" alertmanager_inhibition
+check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
 check "grafana: dashboards and datasources (ids, titles, units, descriptions, uids)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
 check "grafana: every panel query and trace-to-metrics query parses (promtool)" dashboard_promql
