@@ -32,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
         for alert in payload.get("alerts", []):
             labels = alert.get("labels", {})
             print(
-                f"[{alert.get('status', '?').upper()}] {labels.get('alertname', '?')}"
+                f"[{alert.get('status', '?').upper()}] {payload.get('receiver', '?')}: {labels.get('alertname', '?')}"
                 f" severity={labels.get('severity', '-')} job={labels.get('job', '-')}"
                 f" :: {alert.get('annotations', {}).get('summary', '')}",
                 flush=True,
