@@ -203,6 +203,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let exempt_titles: BTreeSet<String> = exempt.iter().map(|q| q.title.clone()).collect();
     println!("exempt (cAdvisor cannot run here): {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    assert_rules_healthy(&prometheus).await;
 
     // --- Redis goes away: RedisDown fires and reaches Alertmanager --------------------------
     redis.kill();
@@ -261,7 +262,70 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+
+    // --- the 503s burn redis-counter's availability budget: the SLO page fires, reaches the
+    // pager receiver and is held back by RedisDown (its cause) -------------------------------
+    for _ in 0..200 {
+        let status = client
+            .get(format!("{}/", counter.url()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let alerts: Value = client
+            .get(&am_alerts)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = alerts.as_array().unwrap().iter().find(|a| {
+            a["labels"]["alertname"] == "AvailabilityErrorBudgetBurn"
+                && a["labels"]["job"] == "redis-counter"
+                && a["labels"]["severity"] == "page"
+        });
+        if let Some(page) = page {
+            assert_eq!(page["receivers"][0]["name"], "page", "{page}");
+            if page["status"]["state"] == "suppressed" {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-counter's availability page never reached Alertmanager suppressed by RedisDown: {alerts}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     drop((loadgen, prober, robot, counter, web));
+}
+
+/// Every loaded rule has evaluated without error: promtool's checks cannot see runtime failures
+/// such as a join that matches many-to-many on real series.
+async fn assert_rules_healthy(prometheus: &Prometheus) {
+    let groups = prometheus.api("rules", &[]).await;
+    let broken: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["name"], r["labels"], r["health"], r["lastError"]
+            )
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "rules not evaluating cleanly:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// One Prometheus query of one panel, with template variables already substituted.
@@ -539,7 +603,8 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
 }
 
 /// The real rule files, as `rules/<name>` (the path prometheus.yml loads), with RedisDown's
-/// `for` shortened in the copy so the test sees it fire within seconds.
+/// `for` shortened in the copy so the test sees it fire within seconds, and group intervals
+/// (the SLO groups' 30s) removed so every group runs at the test's 1 s evaluation interval.
 fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(repo("deploy/prometheus/rules")).unwrap() {
@@ -550,6 +615,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
         let mut rules: Yaml =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
             for rule in group["rules"].as_sequence_mut().unwrap() {
                 if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");
