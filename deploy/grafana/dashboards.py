@@ -335,9 +335,9 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict], *, var
     }
 
 
-def overview() -> dict:
-    sel = 'job=~"$service"'
-    service_var = {
+def overview_service_variable() -> dict:
+    """$service: every job exporting service_info, several at once (the SLO dashboard narrows it)."""
+    return {
         "name": "service",
         "label": "Service",
         "type": "query",
@@ -351,6 +351,11 @@ def overview() -> dict:
         "sort": 1,
         "description": "Prometheus job = Compose service = crate name; every service exports service_info.",
     }
+
+
+def overview() -> dict:
+    sel = 'job=~"$service"'
+    service_var = overview_service_variable()
     by_job = "{{job}}"
     panels = [
         stat("Services up", "Is Prometheus scraping each selected service? (up: 1 = scrape succeeded.) "
@@ -622,18 +627,12 @@ def slo_dashboard() -> dict:
     budget_steps = [{"color": "red", "value": None}, {"color": "orange", "value": 0}, {"color": "green", "value": 0.25}]
     pairs_text = "; ".join(f"{pair.severity} above {factors[pair]}x over {pair.long.name} and {pair.short.name}"
                            for pair in slo_spec.PAIRS)
-    service_var = {
-        "name": "service",
-        "label": "Service",
-        "type": "query",
-        "datasource": PROM,
+    service_var = overview_service_variable() | {
         "query": {"query": "label_values(slo:objective:ratio, job)", "refId": "service"},
         "definition": "label_values(slo:objective:ratio, job)",
-        "refresh": 2,
         "multi": False,
         "includeAll": False,
         "current": {"selected": True, "text": sorted(services)[0], "value": sorted(services)[0]},
-        "sort": 1,
         "description": "A service with objectives in deploy/slo (slo:objective:ratio is recorded for each).",
     }
 
