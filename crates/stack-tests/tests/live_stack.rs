@@ -4,7 +4,9 @@
 //! and a real Prometheus using deploy/prometheus/prometheus.yml (targets rewritten to loopback) and
 //! the real rule files; drives traffic with loadgen; then runs every PromQL expression of every
 //! Grafana dashboard panel through Prometheus's HTTP API and fails on any that errors or returns no
-//! data. Only panels of exporters that cannot run here (cAdvisor) are exempt, and they are listed.
+//! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
+//! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
+//! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
 //! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
@@ -20,10 +22,17 @@ use testkit::{
     Prometheus, RedisServer, ServiceProcess, free_port, require_binary, workspace_binary,
 };
 
-/// Compose services that have no binary here; their scrape jobs are dropped and panels exempt.
+/// Compose services that have no binary here; the scrape jobs that target them are dropped.
 const NOT_RUNNABLE_HERE: [&str; 3] = ["cadvisor", "jaeger", "grafana"];
-/// A panel whose queries use only these metric prefixes needs an exporter that cannot run here.
-const NOT_RUNNABLE_METRICS: [&str; 1] = ["container_"];
+/// A panel whose queries use these metric prefixes needs something that cannot run here: the
+/// prefix, and why.
+const NOT_RUNNABLE_METRICS: [(&str, &str); 2] = [
+    ("container_", "cAdvisor: Docker only"),
+    (
+        "traces_span_metrics_",
+        "Jaeger's spanmetrics connector: no Jaeger binary here (deploy/check.sh checks the chain)",
+    ),
+];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -199,11 +208,37 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         panels.into_iter().partition(|q| q.expr.contains("ALERTS"));
     let (exempt, panels): (Vec<_>, Vec<_>) = panels
         .into_iter()
-        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|m| q.expr.contains(m)));
-    let exempt_titles: BTreeSet<String> = exempt.iter().map(|q| q.title.clone()).collect();
-    println!("exempt (cAdvisor cannot run here): {exempt_titles:#?}");
+        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|(m, _)| q.expr.contains(m)));
+    let exempt_titles: BTreeSet<String> = exempt
+        .iter()
+        .map(|q| {
+            let (_, why) = NOT_RUNNABLE_METRICS
+                .iter()
+                .find(|(m, _)| q.expr.contains(m))
+                .unwrap();
+            format!("{} ({why})", q.title)
+        })
+        .collect();
+    println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
     assert_rules_healthy(&prometheus).await;
+
+    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them ----------------------
+    let trace_to_metrics = trace_to_metrics_queries();
+    let (found, absent): (Vec<_>, Vec<_>) = trace_to_metrics
+        .into_iter()
+        .partition(|q| q.title.ends_with("_tags_found"));
+    assert!(
+        !found.is_empty(),
+        "no trace-to-metrics query keeps Grafana's $__tags after Grafana's env interpolation"
+    );
+    // With the span's service (web-flask-equivalent, which loadgen drives) they return data; without
+    // the tag (Grafana's $__tags is then "") they must still be valid PromQL.
+    assert_all_have_data(&prometheus, &found, Duration::from_secs(30)).await;
+    for query in &absent {
+        let data = prometheus.api("query", &[("query", &query.expr)]).await;
+        assert!(data["result"].is_array(), "{}: {}", query.title, query.expr);
+    }
 
     // --- Redis goes away: RedisDown fires and reaches Alertmanager --------------------------
     redis.kill();
@@ -378,6 +413,38 @@ fn dashboard_queries() -> Vec<PanelQuery> {
         }
     }
     queries
+}
+
+/// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
+/// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
+/// web-flask-equivalent, and for a span without the tag), one implementation for check.sh and here.
+fn trace_to_metrics_queries() -> Vec<PanelQuery> {
+    let output = Command::new("python3")
+        .arg(repo("deploy/tests/check_static.py"))
+        .arg("dashboard-promql")
+        .output()
+        .expect("python3 (apt-get install -y python3 python3-yaml)");
+    assert!(
+        output.status.success(),
+        "check_static.py dashboard-promql failed (needs PyYAML: apt-get install -y python3-yaml):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rules: Yaml = serde_yaml::from_slice(&output.stdout).unwrap();
+    rules["groups"][0]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|rule| {
+            let record = rule["record"].as_str()?;
+            record
+                .starts_with("datasource:traces_to_metrics:")
+                .then(|| PanelQuery {
+                    dashboard: "datasources.yml".to_owned(),
+                    title: record.to_owned(),
+                    expr: rule["expr"].as_str().unwrap().to_owned(),
+                })
+        })
+        .collect()
 }
 
 fn collect_panels(panels: &Value, out: &mut Vec<Value>) {
@@ -570,7 +637,17 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
     };
     let mut kept = BTreeSet::new();
     let scrape_configs = config["scrape_configs"].as_sequence_mut().unwrap();
-    scrape_configs.retain(|job| !NOT_RUNNABLE_HERE.contains(&job["job_name"].as_str().unwrap()));
+    // By target, not job name: jaeger-spanmetrics scrapes jaeger too.
+    let runnable = |job: &Yaml| {
+        job["static_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["targets"].as_sequence().into_iter().flatten())
+            .filter_map(Yaml::as_str)
+            .all(|t| !NOT_RUNNABLE_HERE.contains(&t.rsplit_once(':').map_or(t, |(h, _)| h)))
+    };
+    scrape_configs.retain(runnable);
     for job in scrape_configs.iter_mut() {
         let name = job["job_name"].as_str().unwrap().to_owned();
         job.as_mapping_mut().unwrap().remove("scrape_interval");
