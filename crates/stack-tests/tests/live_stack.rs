@@ -7,7 +7,9 @@
 //! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
 //! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
 //! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
-//! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
+//! Every rule must evaluate without error. Finally it stops Redis and expects RedisDown to fire and
+//! reach Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the
+//! pager and held back by RedisDown.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
