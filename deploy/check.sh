@@ -126,6 +126,10 @@ alertmanager_inhibition() {
   [ -n "$binary" ] || need prometheus-alertmanager || return 1
   need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
 }
+# The alert webhook on a free loopback port, attacked with raw sockets: bad Content-Length headers
+# and bodies get a 4xx, slow and dripping clients are cut off, a full house gets 503, and it still
+# prints a valid alert afterwards.
+alert_webhook() { need "$PY" && "$PY" deploy/tests/check_alert_webhook.py; }
 dashboards_fresh() { need "$PY" && "$PY" deploy/grafana/dashboards.py --check; }
 dashboard_promql() {
   need "$PY" promtool && "$PY" deploy/tests/check_static.py dashboard-promql >"$TMP/dashboard-queries.yml" \
@@ -166,6 +170,7 @@ check "just dev / just load: native Prometheus without Jaeger/cAdvisor jobs, loa
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
 check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
+check "alert-webhook: hostile requests get 4xx, slow clients are cut off, it keeps serving" alert_webhook
 check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
 check "grafana: every panel query and trace-to-metrics query (as Grafana interpolates it) parses (promtool)" dashboard_promql
