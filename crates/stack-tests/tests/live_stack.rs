@@ -4,8 +4,12 @@
 //! and a real Prometheus using deploy/prometheus/prometheus.yml (targets rewritten to loopback) and
 //! the real rule files; drives traffic with loadgen; then runs every PromQL expression of every
 //! Grafana dashboard panel through Prometheus's HTTP API and fails on any that errors or returns no
-//! data. Only panels of exporters that cannot run here (cAdvisor) are exempt, and they are listed.
-//! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
+//! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
+//! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
+//! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
+//! Every rule must evaluate without error. Finally it stops Redis and expects RedisDown to fire and
+//! reach Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the
+//! pager and held back by RedisDown.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -20,10 +24,17 @@ use testkit::{
     Prometheus, RedisServer, ServiceProcess, free_port, require_binary, workspace_binary,
 };
 
-/// Compose services that have no binary here; their scrape jobs are dropped and panels exempt.
+/// Compose services that have no binary here; the scrape jobs that target them are dropped.
 const NOT_RUNNABLE_HERE: [&str; 3] = ["cadvisor", "jaeger", "grafana"];
-/// A panel whose queries use only these metric prefixes needs an exporter that cannot run here.
-const NOT_RUNNABLE_METRICS: [&str; 1] = ["container_"];
+/// A panel whose queries use these metric prefixes needs something that cannot run here: the
+/// prefix, and why.
+const NOT_RUNNABLE_METRICS: [(&str, &str); 2] = [
+    ("container_", "cAdvisor: Docker only"),
+    (
+        "traces_span_metrics_",
+        "Jaeger's spanmetrics connector: no Jaeger binary here (deploy/check.sh checks the chain)",
+    ),
+];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -203,10 +214,37 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         panels.into_iter().partition(|q| q.expr.contains("ALERTS"));
     let (exempt, panels): (Vec<_>, Vec<_>) = panels
         .into_iter()
-        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|m| q.expr.contains(m)));
-    let exempt_titles: BTreeSet<String> = exempt.iter().map(|q| q.title.clone()).collect();
-    println!("exempt (cAdvisor cannot run here): {exempt_titles:#?}");
+        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|(m, _)| q.expr.contains(m)));
+    let exempt_titles: BTreeSet<String> = exempt
+        .iter()
+        .map(|q| {
+            let (_, why) = NOT_RUNNABLE_METRICS
+                .iter()
+                .find(|(m, _)| q.expr.contains(m))
+                .unwrap();
+            format!("{} ({why})", q.title)
+        })
+        .collect();
+    println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    assert_rules_healthy(&prometheus).await;
+
+    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them ----------------------
+    let trace_to_metrics = trace_to_metrics_queries();
+    let (found, absent): (Vec<_>, Vec<_>) = trace_to_metrics
+        .into_iter()
+        .partition(|q| q.title.ends_with("_tags_found"));
+    assert!(
+        !found.is_empty(),
+        "no trace-to-metrics query keeps Grafana's $__tags after Grafana's env interpolation"
+    );
+    // With the span's service (web-flask-equivalent, which loadgen drives) they return data; without
+    // the tag (Grafana's $__tags is then "") they must still be valid PromQL.
+    assert_all_have_data(&prometheus, &found, Duration::from_secs(30)).await;
+    for query in &absent {
+        let data = prometheus.api("query", &[("query", &query.expr)]).await;
+        assert!(data["result"].is_array(), "{}: {}", query.title, query.expr);
+    }
 
     // --- Redis goes away: RedisDown fires and reaches Alertmanager --------------------------
     redis.kill();
@@ -234,14 +272,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let am_alerts = format!("http://{}/api/v2/alerts", alertmanager.addr());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let alerts: Value = client
-            .get(&am_alerts)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let alerts = get_json(&client, &am_alerts).await;
         if alerts
             .as_array()
             .unwrap()
@@ -265,7 +296,66 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+
+    // --- the 503s burn redis-counter's availability budget: the SLO page fires, reaches the
+    // pager receiver and is held back by RedisDown (its cause) -------------------------------
+    for _ in 0..200 {
+        let status = client
+            .get(format!("{}/", counter.url()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503);
+    }
+    let (client, am_alerts) = (&client, &am_alerts);
+    wait_for(
+        "redis-counter's availability page in Alertmanager, to the pager, held back by RedisDown",
+        Duration::from_secs(60),
+        move || async move {
+            let alerts = get_json(client, am_alerts).await;
+            let page = alerts.as_array().unwrap().iter().find(|a| {
+                a["labels"]["alertname"] == "AvailabilityErrorBudgetBurn"
+                    && a["labels"]["job"] == "redis-counter"
+                    && a["labels"]["severity"] == "page"
+            });
+            page.filter(|p| {
+                p["receivers"][0]["name"] == "page" && p["status"]["state"] == "suppressed"
+            })
+            .map(|_| ())
+            .ok_or(format!("{alerts}"))
+        },
+    )
+    .await;
     drop((loadgen, prober, robot, counter, web));
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every loaded rule has evaluated without error: promtool's checks cannot see runtime failures
+/// such as a join that matches many-to-many on real series.
+async fn assert_rules_healthy(prometheus: &Prometheus) {
+    let groups = prometheus.api("rules", &[]).await;
+    let broken: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["name"], r["labels"], r["health"], r["lastError"]
+            )
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "rules not evaluating cleanly:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// One Prometheus query of one panel, with template variables already substituted.
@@ -329,6 +419,38 @@ fn dashboard_queries() -> Vec<PanelQuery> {
         }
     }
     queries
+}
+
+/// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
+/// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
+/// web-flask-equivalent, and for a span without the tag), one implementation for check.sh and here.
+fn trace_to_metrics_queries() -> Vec<PanelQuery> {
+    let output = Command::new("python3")
+        .arg(repo("deploy/tests/check_static.py"))
+        .arg("dashboard-promql")
+        .output()
+        .expect("python3 (apt-get install -y python3 python3-yaml)");
+    assert!(
+        output.status.success(),
+        "check_static.py dashboard-promql failed (needs PyYAML: apt-get install -y python3-yaml):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rules: Yaml = serde_yaml::from_slice(&output.stdout).unwrap();
+    rules["groups"][0]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|rule| {
+            let record = rule["record"].as_str()?;
+            record
+                .starts_with("datasource:traces_to_metrics:")
+                .then(|| PanelQuery {
+                    dashboard: "datasources.yml".to_owned(),
+                    title: record.to_owned(),
+                    expr: rule["expr"].as_str().unwrap().to_owned(),
+                })
+        })
+        .collect()
 }
 
 fn collect_panels(panels: &Value, out: &mut Vec<Value>) {
@@ -521,7 +643,17 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
     };
     let mut kept = BTreeSet::new();
     let scrape_configs = config["scrape_configs"].as_sequence_mut().unwrap();
-    scrape_configs.retain(|job| !NOT_RUNNABLE_HERE.contains(&job["job_name"].as_str().unwrap()));
+    // By target, not job name: jaeger-spanmetrics scrapes jaeger too.
+    let runnable = |job: &Yaml| {
+        job["static_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["targets"].as_sequence().into_iter().flatten())
+            .filter_map(Yaml::as_str)
+            .all(|t| !NOT_RUNNABLE_HERE.contains(&t.rsplit_once(':').map_or(t, |(h, _)| h)))
+    };
+    scrape_configs.retain(runnable);
     for job in scrape_configs.iter_mut() {
         let name = job["job_name"].as_str().unwrap().to_owned();
         job.as_mapping_mut().unwrap().remove("scrape_interval");
@@ -543,7 +675,8 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
 }
 
 /// The real rule files, as `rules/<name>` (the path prometheus.yml loads), with RedisDown's
-/// `for` shortened in the copy so the test sees it fire within seconds.
+/// `for` shortened in the copy so the test sees it fire within seconds, and group intervals
+/// (the SLO groups' 30s) removed so every group runs at the test's 1 s evaluation interval.
 fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(repo("deploy/prometheus/rules")).unwrap() {
@@ -554,6 +687,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
         let mut rules: Yaml =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
             for rule in group["rules"].as_sequence_mut().unwrap() {
                 if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");

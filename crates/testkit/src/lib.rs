@@ -7,6 +7,8 @@
 //! [`FakePigpio`], standing in for the robots' hardware. [`webdriver`] drives a real headless
 //! Chromium.
 
+mod exit;
+mod in_process;
 mod otlp;
 mod pigpio;
 mod process;
@@ -14,6 +16,8 @@ mod prometheus;
 mod redis;
 pub mod webdriver;
 
+pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
+pub use in_process::{InProcessService, Shutdown};
 pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, span_attribute};
 pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};

@@ -25,7 +25,7 @@ pub fn require_binary(name: &str, apt_package: &str) -> PathBuf {
     })
 }
 
-/// `target/` of this workspace (or `CARGO_TARGET_DIR`).
+/// The workspace's `target/` (or `CARGO_TARGET_DIR`): built binaries, test artifacts, reports.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
