@@ -30,6 +30,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -492,9 +493,7 @@ def check_datasources(problems: Problems) -> None:
         problems.append(f"grafana provisioning: ${name} is not set in the Grafana container, so Grafana "
                         "replaces it with \"\" (write $$ for a literal $)")
     problems.check(set(sources) == {"prometheus", "jaeger"}, "datasources.yml: uids must be prometheus and jaeger")
-    exemplar = sources.get("prometheus", {}).get("jsonData", {}).get("exemplarTraceIdDestinations", [])
-    problems.check(any(e.get("datasourceUid") == "jaeger" and e.get("name") == "trace_id" for e in exemplar),
-                   "datasources.yml: Prometheus exemplars must link trace_id to jaeger")
+    check_exemplar_links(problems, sources)
     t2m = sources.get("jaeger", {}).get("jsonData", {}).get("tracesToMetrics", {})
     problems.check(t2m.get("datasourceUid") == "prometheus" and {"key": "service.name", "value": "job"} in t2m.get("tags", []),
                    "datasources.yml: Jaeger tracesToMetrics must map service.name to job on prometheus")
@@ -504,6 +503,49 @@ def check_datasources(problems: Problems) -> None:
                        f"time: {query.get('query')!r}")
     provider = provided["providers"][0]
     problems.check(provider["options"]["path"] == "/var/lib/grafana/dashboards", "dashboards.yml: provider path")
+
+
+# Grafana 13.1's exemplar links (@grafana/prometheus, result_transformer.ts): on the exemplar frame, the
+# field named by a destination's `name` gets, for `datasourceUid`, an internal link running
+# {query: "${__value.raw}", queryType: "traceql"} on that datasource, and for `url`, a link to the URL
+# with ${__value.raw} replaced by the exemplar's value (URL-encoded; a relative URL stays in Grafana).
+# The Jaeger datasource runs a trace ID query only when queryType is "" (grafana-jaeger-datasource
+# pkg/jaeger/querydata.go; "traceql" gets no answer: grafana/grafana#111448).
+EXEMPLAR_TRACE_ID_LABEL = "trace_id"  # collector-contrib prometheus exporter: otlptranslator.ExemplarTraceIDKey
+
+
+def check_exemplar_links(problems: Problems, sources: dict) -> None:
+    jaeger_uids = {uid for uid, source in sources.items() if source.get("type") == "jaeger"}
+    destinations = sources.get("prometheus", {}).get("jsonData", {}).get("exemplarTraceIdDestinations", [])
+    linked = [d for d in destinations if d.get("name") == EXEMPLAR_TRACE_ID_LABEL]
+    problems.check(len(linked) == 1, f"datasources.yml: Prometheus needs one exemplarTraceIdDestinations entry "
+                                     f"for the exemplar label {EXEMPLAR_TRACE_ID_LABEL}")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for destination in linked:
+        problems.check(destination.get("datasourceUid") not in jaeger_uids,
+                       "datasources.yml: exemplar link with datasourceUid to Jaeger: Grafana 13.1 sends it queryType "
+                       "\"traceql\", which the Jaeger datasource answers with nothing; link with url to Explore instead")
+        url = str(destination.get("url") or "")
+        if destination.get("datasourceUid") and not url:
+            continue
+        problems.check(url.count("${__value.raw}") == 1,
+                       f"datasources.yml: exemplar url must carry Grafana's ${{__value.raw}} once (write $${{__value.raw}}): {url!r}")
+        parts = urlsplit(url.replace("${__value.raw}", trace_id))
+        problems.check(parts.path == "/explore" and not parts.netloc,
+                       f"datasources.yml: exemplar url must be Grafana's own /explore: {url!r}")
+        try:
+            panes = list(json.loads(parse_qs(parts.query).get("panes", ["{}"])[0]).values())
+        except ValueError as error:
+            problems.append(f"datasources.yml: exemplar url panes is not JSON: {error}")
+            continue
+        queries = panes[0].get("queries", []) if len(panes) == 1 else []
+        problems.check(len(panes) == 1 and panes[0].get("datasource") in jaeger_uids and len(queries) == 1,
+                       "datasources.yml: exemplar url must open one Explore pane with one Jaeger query")
+        for query in queries:
+            problems.check(query.get("query") == trace_id and not query.get("queryType")
+                           and (query.get("datasource") or {}).get("uid", panes[0].get("datasource")) in jaeger_uids,
+                           f"datasources.yml: exemplar url's query {query} is not a Jaeger trace ID query "
+                           "(query = the trace id, no queryType)")
 
 
 # --- jaeger ----------------------------------------------------------------------------------------------
