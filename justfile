@@ -44,6 +44,13 @@ check: (preflight "check")
     python3 scripts/pictures.py --check
     bash deploy/check.sh
 
+# Regenerate what follows from the objectives in deploy/slo/*.yml: recording rules, burn-rate alerts,
+# their promtool tests, the SLO dashboard and the Kubernetes PrometheusRule (`just check` fails on drift).
+slo:
+    {{venv}}/bin/python deploy/slo/slo.py
+    {{venv}}/bin/python deploy/grafana/dashboards.py
+    {{venv}}/bin/python deploy/k8s/gen_prometheusrule.py
+
 # Regenerate the README's generated pictures (docs/images/*.svg from docs/*.dot, with Graphviz).
 pictures:
     python3 scripts/pictures.py

@@ -112,6 +112,8 @@ healthcheck_probe() {
     return 1
   fi
 }
+# The SLO rules and their promtool tests are generated from deploy/slo/*.yml (`just slo`).
+slo_fresh() { need "$PY" && "$PY" deploy/slo/slo.py --check; }
 prom_config() { need promtool && promtool check config deploy/prometheus/prometheus.yml; }
 prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
 prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
@@ -124,6 +126,10 @@ alertmanager_inhibition() {
   [ -n "$binary" ] || need prometheus-alertmanager || return 1
   need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
 }
+# The alert webhook on a free loopback port, attacked with raw sockets: bad Content-Length headers
+# and bodies get a 4xx, slow and dripping clients are cut off, a full house gets 503, and it still
+# prints a valid alert afterwards.
+alert_webhook() { need "$PY" && "$PY" deploy/tests/check_alert_webhook.py; }
 dashboards_fresh() { need "$PY" && "$PY" deploy/grafana/dashboards.py --check; }
 dashboard_promql() {
   need "$PY" promtool && "$PY" deploy/tests/check_static.py dashboard-promql >"$TMP/dashboard-queries.yml" \
@@ -155,6 +161,7 @@ check "compose: publishes only what a person opens, on 127.0.0.1, each port a va
 check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger
 check "Dockerfile: one target per service, non-root, health check" static dockerfile
 check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
+check "slo: rules and tests match deploy/slo/*.yml (just slo)" slo_fresh
 check "prometheus: promtool check config" prom_config
 check "prometheus: promtool check rules" prom_rules
 check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
@@ -162,7 +169,8 @@ check "prometheus: scrape targets are Compose services, all services scraped" st
 check "just dev / just load: native Prometheus without Jaeger/cAdvisor jobs, loadgen as Compose, no release build" native_prometheus
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
-check "alertmanager: inhibitions mute exactly the symptom alerts (live Alertmanager)" alertmanager_inhibition
+check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
+check "alert-webhook: hostile requests get 4xx, slow clients are cut off, it keeps serving" alert_webhook
 check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids, trace<->metrics links)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
 check "grafana: every panel query and trace-to-metrics query (as Grafana interpolates it) parses (promtool)" dashboard_promql

@@ -264,15 +264,19 @@ def check_scrape(problems: Problems) -> str:
 def check_rules(problems: Problems) -> str:
     rules = alerts()
     names = [rule["alert"] for rule in rules]
-    problems.check(len(names) == len(set(names)), "rules: duplicate alert names")
+    # An alert name is used once, except the generated SLO burn alerts (deploy/slo): one rule per
+    # service and window pair, told apart by their job and labels.
+    identities = [(rule["alert"], re.findall(r'job="([^"]*)"', rule["expr"])[:1], sorted(rule.get("labels", {}).items()))
+                  for rule in rules]
+    problems.check(len(identities) == len(set(map(repr, identities))), "rules: duplicate alert rules")
     runbooks = (ROOT / "docs/runbooks.md").read_text()
     anchors = {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
                for heading in re.findall(r"^## (.+)$", runbooks, re.M)}
     tests = "\n".join(path.read_text() for path in sorted((ROOT / "deploy/prometheus/tests").glob("*.yml")))
     for rule in rules:
         name = rule["alert"]
-        problems.check(rule.get("labels", {}).get("severity") in {"critical", "warning", "info"},
-                       f"rules: {name} has no severity critical|warning|info")
+        problems.check(rule.get("labels", {}).get("severity") in {"critical", "warning", "info", "page", "ticket"},
+                       f"rules: {name} has no severity critical|warning|info|page|ticket")
         annotations = rule.get("annotations", {})
         for key in ("summary", "description", "runbook"):
             problems.check(bool(annotations.get(key)), f"rules: {name} has no {key} annotation")

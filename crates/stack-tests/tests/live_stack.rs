@@ -7,7 +7,9 @@
 //! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
 //! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
 //! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
-//! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
+//! Every rule must evaluate without error. Finally it stops Redis and expects RedisDown to fire and
+//! reach Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the
+//! pager and held back by RedisDown.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -221,6 +223,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .collect();
     println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    assert_rules_healthy(&prometheus).await;
 
     // --- Grafana's trace -> metrics queries, as Grafana loads and fills them for a span ---------
     let trace_to_metrics = trace_to_metrics_queries();
@@ -308,14 +311,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let am_alerts = format!("http://{}/api/v2/alerts", alertmanager.addr());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let alerts: Value = client
-            .get(&am_alerts)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let alerts = get_json(&client, &am_alerts).await;
         if alerts
             .as_array()
             .unwrap()
@@ -339,7 +335,66 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+
+    // --- the 503s burn redis-counter's availability budget: the SLO page fires, reaches the
+    // pager receiver and is held back by RedisDown (its cause) -------------------------------
+    for _ in 0..200 {
+        let status = client
+            .get(format!("{}/", counter.url()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503);
+    }
+    let (client, am_alerts) = (&client, &am_alerts);
+    wait_for(
+        "redis-counter's availability page in Alertmanager, to the pager, held back by RedisDown",
+        Duration::from_secs(60),
+        move || async move {
+            let alerts = get_json(client, am_alerts).await;
+            let page = alerts.as_array().unwrap().iter().find(|a| {
+                a["labels"]["alertname"] == "AvailabilityErrorBudgetBurn"
+                    && a["labels"]["job"] == "redis-counter"
+                    && a["labels"]["severity"] == "page"
+            });
+            page.filter(|p| {
+                p["receivers"][0]["name"] == "page" && p["status"]["state"] == "suppressed"
+            })
+            .map(|_| ())
+            .ok_or(format!("{alerts}"))
+        },
+    )
+    .await;
     drop((loadgen, prober, robot, counter, web));
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every loaded rule has evaluated without error: promtool's checks cannot see runtime failures
+/// such as a join that matches many-to-many on real series.
+async fn assert_rules_healthy(prometheus: &Prometheus) {
+    let groups = prometheus.api("rules", &[]).await;
+    let broken: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["name"], r["labels"], r["health"], r["lastError"]
+            )
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "rules not evaluating cleanly:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// One Prometheus query of one panel, with template variables already substituted.
@@ -669,7 +724,8 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
 }
 
 /// The real rule files, as `rules/<name>` (the path prometheus.yml loads), with RedisDown's
-/// `for` shortened in the copy so the test sees it fire within seconds.
+/// `for` shortened in the copy so the test sees it fire within seconds, and group intervals
+/// (the SLO groups' 30s) removed so every group runs at the test's 1 s evaluation interval.
 fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(repo("deploy/prometheus/rules")).unwrap() {
@@ -680,6 +736,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
         let mut rules: Yaml =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
             for rule in group["rules"].as_sequence_mut().unwrap() {
                 if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");
