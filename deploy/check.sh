@@ -174,7 +174,7 @@ check "rules: severity, annotations, runbook sections, tests, inhibitions" stati
 check "alertmanager: amtool check-config" alertmanager_config
 check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
 check "alert-webhook: hostile requests get 4xx, slow clients are cut off, it keeps serving" alert_webhook
-check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids)" static dashboards
+check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids, trace<->metrics links)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
 check "grafana: every panel query and trace-to-metrics query (as Grafana interpolates it) parses (promtool)" dashboard_promql
 check "k8s: PrometheusRule matches deploy/prometheus/rules" prometheusrule_fresh

@@ -229,19 +229,62 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
     assert_rules_healthy(&prometheus).await;
 
-    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them ----------------------
+    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them for a span ---------
     let trace_to_metrics = trace_to_metrics_queries();
-    let (found, absent): (Vec<_>, Vec<_>) = trace_to_metrics
-        .into_iter()
-        .partition(|q| q.title.ends_with("_tags_found"));
+    let variant = |suffix: &str| -> BTreeMap<String, PanelQuery> {
+        trace_to_metrics
+            .iter()
+            .filter_map(|q| {
+                let query = q.title.strip_suffix(suffix)?;
+                Some((query.to_owned(), q.clone()))
+            })
+            .collect()
+    };
+    let span_of_web = variant("_span_of_web_flask_equivalent");
+    let job_selected = variant("_job_selected");
+    let foreign_span = variant("_foreign_span");
     assert!(
-        !found.is_empty(),
-        "no trace-to-metrics query keeps Grafana's $__tags after Grafana's env interpolation"
+        !span_of_web.is_empty()
+            && span_of_web.keys().eq(job_selected.keys())
+            && span_of_web.keys().eq(foreign_span.keys()),
+        "check_static.py dashboard-promql gave no (or uneven) trace-to-metrics queries: {trace_to_metrics:#?}"
     );
-    // With the span's service (web-flask-equivalent, which loadgen drives) they return data; without
-    // the tag (Grafana's $__tags is then "") they must still be valid PromQL.
-    assert_all_have_data(&prometheus, &found, Duration::from_secs(30)).await;
-    for query in &absent {
+    // A span of web-flask-equivalent (which loadgen drives): its "Related metrics" return data...
+    let spans: Vec<PanelQuery> = span_of_web.values().cloned().collect();
+    assert_all_have_data(&prometheus, &spans, Duration::from_secs(30)).await;
+    // ...and they are that service's own: the same result as the query with its job written in, at one
+    // instant 3 s back (every 1 s scrape up to it is stored), once that instant has data. With every
+    // service in them the request rate would differ: the other services serve loadgen's requests too.
+    for (name, span) in &span_of_web {
+        let wanted = &job_selected[name];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (got, want) = loop {
+            let instant = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                - Duration::from_secs(3))
+            .as_secs_f64()
+            .to_string();
+            let want = query_at(&prometheus, &wanted.expr, &instant).await;
+            if want.as_array().is_some_and(|r| !r.is_empty()) {
+                break (query_at(&prometheus, &span.expr, &instant).await, want);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no data for {}",
+                wanted.expr
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert_eq!(
+            got, want,
+            "{name}: Grafana's query for a span of web-flask-equivalent\n  {}\ndoes not select that \
+             service's metrics, as\n  {}\ndoes",
+            span.expr, wanted.expr
+        );
+    }
+    // A span of a service that is not ours (no prometheus.job: Grafana's $__tags is ""): still valid PromQL.
+    for query in foreign_span.values() {
         let data = prometheus.api("query", &[("query", &query.expr)]).await;
         assert!(data["result"].is_array(), "{}: {}", query.title, query.expr);
     }
@@ -423,7 +466,9 @@ fn dashboard_queries() -> Vec<PanelQuery> {
 
 /// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
 /// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
-/// web-flask-equivalent, and for a span without the tag), one implementation for check.sh and here.
+/// web-flask-equivalent as Jaeger's v1 API hands it to Grafana, and for a span of a service that is
+/// not ours), plus each query with web-flask-equivalent's job written in; one implementation for
+/// check.sh and here.
 fn trace_to_metrics_queries() -> Vec<PanelQuery> {
     let output = Command::new("python3")
         .arg(repo("deploy/tests/check_static.py"))
@@ -550,6 +595,14 @@ async fn variable_values(prometheus: &Prometheus, variable: &Value) -> Vec<Strin
 }
 
 /// Polls until every query returns at least one sample; fails naming the empty or broken ones.
+/// An instant query's result vector at `time` (Unix seconds).
+async fn query_at(prometheus: &Prometheus, expr: &str, time: &str) -> Value {
+    prometheus
+        .api("query", &[("query", expr), ("time", time)])
+        .await["result"]
+        .clone()
+}
+
 async fn assert_all_have_data(prometheus: &Prometheus, queries: &[PanelQuery], timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
