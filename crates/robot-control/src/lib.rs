@@ -98,6 +98,7 @@ pub async fn run(
         deadman_timeout = ?config.deadman_timeout,
         "robot-control listening"
     );
+    state.access().log_startup(addr);
     let signal = {
         let controller = controller.clone();
         async move {

@@ -18,8 +18,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the drivers and the access policy `config` asks for, and logs what the policy
-    /// protects. Nothing is connected yet (pigpio connects lazily).
+    /// Builds the drivers and the access policy `config` asks for. Nothing is connected yet
+    /// (pigpio connects lazily).
     pub fn new(config: &Config) -> Self {
         let driver = |robot: RobotId, addr: &str| -> SharedDriver {
             match config.driver {
@@ -37,9 +37,7 @@ impl AppState {
             config.deadman_timeout,
             config.command_timeout(),
         );
-        let access = Access::from_config(config);
-        access.log_startup(config.listen_addr);
-        Self::assemble(Arc::new(controller), access)
+        Self::assemble(Arc::new(controller), Access::from_config(config))
     }
 
     /// With drivers built by the caller (tests keep an `Arc<SimDriver>` to inspect the pins) and

@@ -24,7 +24,8 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
         ("ROBOT_TOKEN", "secret but with spaces", "ROBOT_TOKEN"),
     ];
     for (var, value, mention) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_robot-control"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_robot-control"));
+        command
             .env(var, value)
             .env(
                 "LISTEN_ADDR",
@@ -34,26 +35,8 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
                     "127.0.0.1:0"
                 },
             )
-            .env("OTEL_SDK_DISABLED", "true")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run robot-control");
-        let output = exit_within(output, Duration::from_secs(10), &format!("{var}={value}"));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{var}={value} must fail");
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "{var}={value}: one line, got {stderr:?}"
-        );
-        assert!(stderr.contains(mention), "{var}={value}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{var}={value}: bad configuration"
-        );
+            .env("OTEL_SDK_DISABLED", "true");
+        let stderr = testkit::assert_config_error(&mut command, mention);
         if var == "ROBOT_TOKEN" && !value.is_empty() {
             assert!(
                 !stderr.contains(value),
@@ -61,25 +44,6 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
             );
         }
     }
-}
-
-/// Waits for `child` to exit (a bad configuration must not start the service); kills it and
-/// fails after `bound`.
-fn exit_within(
-    mut child: std::process::Child,
-    bound: Duration,
-    case: &str,
-) -> std::process::Output {
-    let deadline = std::time::Instant::now() + bound;
-    while child.try_wait().expect("try_wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{case}: still running after {bound:?}: the configuration was accepted");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
