@@ -5,7 +5,7 @@
 //! can fire. A stop that fails (robot unreachable) is retried every timeout until it works:
 //! a motor must never keep running because one stop got lost.
 
-use super::{Command, Controller, apply, lock};
+use super::{Command, Controller, apply};
 use crate::driver::DriverError;
 use crate::instruments;
 use crate::robot::{Direction, RobotId};
@@ -30,7 +30,7 @@ impl Controller {
         let slot = self.slot(robot);
         let _serial = slot.command_lock.lock().await;
         {
-            let state = lock(&slot.state);
+            let state = slot.state.lock();
             if state.drive_generation != generation || state.direction == Direction::Stop {
                 return false;
             }
@@ -39,7 +39,7 @@ impl Controller {
         let ops = robot.spec().drive_ops(Direction::Stop);
         match tokio::time::timeout(self.command_timeout, apply(slot, stop, &ops)).await {
             Ok(Ok(())) => {
-                let mut state = lock(&slot.state);
+                let mut state = slot.state.lock();
                 state.direction = Direction::Stop;
                 state.drive_generation += 1;
                 state.last_error = None;

@@ -23,8 +23,9 @@ use crate::instruments;
 use crate::robot::{Direction, RobotId};
 use command::ops_for;
 use known_state::RobotState;
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -34,6 +35,7 @@ struct RobotSlot {
     /// Serializes commands to this robot (held across the driver call).
     command_lock: tokio::sync::Mutex<()>,
     /// The known state; only held briefly, so status reads never wait for a slow robot.
+    /// (parking_lot: a panic elsewhere cannot poison it and stop the deadman or shutdown.)
     state: Mutex<RobotState>,
 }
 
@@ -98,7 +100,7 @@ impl Controller {
 
     pub fn status(&self, robot: RobotId) -> RobotStatus {
         let slot = self.slot(robot);
-        let state = lock(&slot.state).clone();
+        let state = slot.state.lock().clone();
         RobotStatus {
             robot,
             driver: slot.driver.kind(),
@@ -159,7 +161,7 @@ impl Controller {
 
     fn driver_failed(&self, slot: &RobotSlot, source: DriverError) -> Error {
         instruments::driver_error(slot.id);
-        lock(&slot.state).last_error = Some(source.to_string());
+        slot.state.lock().last_error = Some(source.to_string());
         Error::Driver {
             robot: slot.id,
             source,
@@ -169,7 +171,7 @@ impl Controller {
     /// Updates the known state and gauges after the driver applied `command`.
     fn record(self: &Arc<Self>, slot: &RobotSlot, command: Command) {
         let robot = slot.id;
-        let mut state = lock(&slot.state);
+        let mut state = slot.state.lock();
         state.last_error = None;
         match command {
             Command::Drive(direction) => {
@@ -220,8 +222,4 @@ async fn apply(slot: &RobotSlot, command: Command, ops: &[PinOp]) -> Result<(), 
         span.record("error.message", error.to_string());
     }
     result
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
