@@ -27,32 +27,30 @@ use std::time::Duration;
 use testkit::webdriver::{Browser, BrowserOptions, ChromeDriver};
 use testkit::{FakePigpio, ServiceProcess, eventually};
 
-/// JSON commands an attacker would send: (path, body).
-fn json_commands() -> Vec<(&'static str, Value)> {
-    vec![
-        ("/api/robots/linus/drive", json!({"direction": "forward"})),
-        ("/api/robots/torvalds/drive", json!({"direction": "left"})),
-        ("/api/robots/linus/eye", json!({"on": true})),
-        ("/api/robots/torvalds/eye", json!({"on": true})),
-        (
-            "/api/robots/linus/servo",
-            json!({"servo": 1, "degrees": 45}),
-        ),
-        ("/api/robots/linus/speed", json!({"duty": 0.3})),
-        ("/api/stop", json!({})),
-        ("/servoarm", json!({"degree": 45})),
-        ("/motorpwm", json!({"speed": 3})),
-    ]
+/// What both attacker scripts aim at, as JavaScript: `seedRoutes` (every seed GET route) and
+/// `jsonCommands` (`[path, body]` for the JSON API and the seed's POST routes).
+fn targets_js() -> String {
+    let seed_routes: Vec<&str> = SEED_ROUTES.iter().map(|(path, _, _)| *path).collect();
+    let json_commands = json!([
+        ["/api/robots/linus/drive", {"direction": "forward"}],
+        ["/api/robots/torvalds/drive", {"direction": "left"}],
+        ["/api/robots/linus/eye", {"on": true}],
+        ["/api/robots/torvalds/eye", {"on": true}],
+        ["/api/robots/linus/servo", {"servo": 1, "degrees": 45}],
+        ["/api/robots/linus/speed", {"duty": 0.3}],
+        ["/api/stop", {}],
+        ["/servoarm", {"degree": 45}],
+        ["/motorpwm", {"speed": 3}],
+    ]);
+    format!(
+        "const seedRoutes = {};\nconst jsonCommands = {json_commands};",
+        json!(seed_routes)
+    )
 }
 
 /// The attacker's page: fires every attempt at once and counts the ones whose answer arrived
 /// (`window.attack = {tried, completed}`).
 fn attack_page(robot_port: u16) -> String {
-    let seed_routes: Vec<&str> = SEED_ROUTES.iter().map(|(path, _, _)| *path).collect();
-    let json_commands: Vec<Value> = json_commands()
-        .into_iter()
-        .map(|(path, body)| json!([path, body]))
-        .collect();
     format!(
         r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Cute cats</title></head>
@@ -60,8 +58,7 @@ fn attack_page(robot_port: u16) -> String {
 <script>
 "use strict";
 const targets = ["http://robot.test:{robot_port}", "http://127.0.0.1:{robot_port}", "http://localhost:{robot_port}"];
-const seedRoutes = {seed_routes};
-const jsonCommands = {json_commands};
+{targets}
 window.attack = {{tried: 0, completed: 0, kinds: {{}}}};
 function attempt(kind) {{
   window.attack.tried += 1;
@@ -120,8 +117,7 @@ for (const target of targets) {{
   }}
 }}
 </script></body></html>"#,
-        seed_routes = serde_json::to_string(&seed_routes).unwrap(),
-        json_commands = serde_json::to_string(&json_commands).unwrap(),
+        targets = targets_js(),
     )
 }
 
@@ -129,16 +125,10 @@ for (const target of targets) {{
 /// robot itself): same-origin, so it may set any header and read every answer. Returns the
 /// status of each request.
 fn rebinding_script() -> String {
-    let seed_routes: Vec<&str> = SEED_ROUTES.iter().map(|(path, _, _)| *path).collect();
-    let json_commands: Vec<Value> = json_commands()
-        .into_iter()
-        .map(|(path, body)| json!([path, body]))
-        .collect();
     format!(
         r#"
 const done = arguments[arguments.length - 1];
-const seedRoutes = {seed_routes};
-const jsonCommands = {json_commands};
+{targets}
 (async () => {{
   const results = [];
   // Steal the UI key from the page, as the UI itself would read it.
@@ -170,8 +160,7 @@ const jsonCommands = {json_commands};
   done({{results, keyFound: !!found}});
 }})().catch(error => done({{error: String(error)}}));
 "#,
-        seed_routes = serde_json::to_string(&seed_routes).unwrap(),
-        json_commands = serde_json::to_string(&json_commands).unwrap(),
+        targets = targets_js(),
     )
 }
 
