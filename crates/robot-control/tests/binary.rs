@@ -36,7 +36,7 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
             )
             .env("OTEL_SDK_DISABLED", "true");
         let stderr = testkit::assert_config_error(&mut command, mention);
-        if var == "ROBOT_TOKEN" && !value.is_empty() {
+        if var == "ROBOT_TOKEN" {
             assert!(
                 !stderr.contains(value),
                 "the token is never echoed: {stderr}"
