@@ -17,6 +17,10 @@
 //! Nothing moves: neither pigpio daemon receives a single command, the robots' state is unchanged,
 //! and the service counts every attempt as refused. Then the UI still drives the robots.
 //! Writes the rows `browser-cross-site` and `dns-rebinding` of RELIABILITY.md.
+//!
+//! The same with `ROBOT_TOKEN` set: no UI and no move without the login, the UI opened with it
+//! drives, and the attacker's page in the logged-in browser moves nothing
+//! (`browser-cross-site-token`).
 #![allow(clippy::unwrap_used)]
 
 use reliability::{Record, binary};
@@ -415,6 +419,162 @@ async fn web_pages_elsewhere_cannot_move_the_robots() {
              navigation, reads of / (for the UI key) and /status, every seed route with a key, the \
              JSON API and a form POST, same-origin; all answered 403 by the Host allowlist \
              ({rebinding_refused} refused), key not read, 0 pigpio commands"
+        ),
+    }
+    .write();
+}
+
+/// With `ROBOT_TOKEN`, in a real browser: the UI is not even served without the login, and
+/// nothing moves; opened with the login in the URL (`http://me:TOKEN@robot.test:PORT/`, what the
+/// browser's login prompt fills in) it drives both robots by clicks (the page's requests then
+/// must not be relative to its URL, which carries the login: Chromium refuses those). The
+/// browser keeps the login for the robot's origin, and a browser may attach it to requests other
+/// pages make, which is why a login alone never moves a robot: the attacker's page, in another
+/// tab of the logged-in browser, moves nothing. Writes the row `browser-cross-site-token` of
+/// RELIABILITY.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_only_the_logged_in_ui_moves_the_robots() {
+    const TOKEN: &str = "browser-test-robot-token";
+    let linus = FakePigpio::start().await;
+    let torvalds = FakePigpio::start().await;
+    let robot = ServiceProcess::start(
+        &binary("robot-control"),
+        &[
+            ("ROBOT_DRIVER", "pigpio"),
+            ("LINUS_PIGPIO_ADDR", &linus.addr.to_string()),
+            ("TORVALDS_PIGPIO_ADDR", &torvalds.addr.to_string()),
+            ("DEADMAN_TIMEOUT", "3s"),
+            ("ALLOWED_HOSTS", "robot.test"),
+            ("ROBOT_TOKEN", TOKEN),
+        ],
+    )
+    .await;
+    let port = robot.addr().port();
+    let evil_page = attack_page(port);
+    let evil = testkit::spawn_router(axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = evil_page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    ))
+    .await;
+    let client = reqwest::Client::new();
+    let driver = ChromeDriver::start();
+    let options = BrowserOptions {
+        host_resolver_rules: Some("MAP robot.test 127.0.0.1, MAP evil.test 127.0.0.1".to_owned()),
+        ..BrowserOptions::default()
+    };
+    let browser = Browser::start(&driver, &options).await;
+    let has_ui = || async {
+        browser
+            .script("return document.getElementById('linus-forward') !== null")
+            .await
+            == true
+    };
+
+    // 1. Without the login: 401, no UI to click (headless Chromium cannot show the prompt).
+    //    (At startup the driver sets the pins up and low; "moved" is anything switched on.)
+    let metrics_before = metrics(&client, &robot).await;
+    browser.goto(&format!("http://robot.test:{port}/")).await;
+    assert!(!has_ui().await, "the UI was served without the login");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics_after = metrics(&client, &robot).await;
+    assert!(
+        refused(&metrics_after, "token") > refused(&metrics_before, "token"),
+        "the page without the login was refused as reason=token"
+    );
+    let moved = |text: &str| reliability::metric_sum(text, "robot_commands_total");
+    assert_eq!(moved(&metrics_before), moved(&metrics_after));
+    assert!(
+        !linus.requests().iter().any(protocol::is_high_write)
+            && !torvalds.requests().iter().any(protocol::is_high_write),
+        "a robot moved without the login"
+    );
+
+    // 2. With the login in the URL: the UI loads and drives both robots by clicks.
+    browser
+        .goto(&format!("http://me:{TOKEN}@robot.test:{port}/"))
+        .await;
+    assert!(has_ui().await, "the UI with the login");
+    hold_to_drive(&browser, &client, &robot, "linus", "forward").await;
+    hold_to_drive(&browser, &client, &robot, "torvalds", "right").await;
+    browser.click("#linus-servo1-max").await;
+    wait_status(&client, &robot, "both stopped, servo at 90", |s| {
+        s["linus"]["direction"] == "stop"
+            && s["torvalds"]["direction"] == "stop"
+            && s["linus"]["servos"]["1"] == 90.0
+    })
+    .await;
+    wait_for_high_write(&linus, "Linus's daemon told to drive").await;
+    wait_for_high_write(&torvalds, "Torvalds's daemon told to drive").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // 3. The logged-in browser visits the attacker's page in another tab.
+    let before = get_json(&client, &format!("{}/status", robot.url())).await;
+    let metrics_before = metrics(&client, &robot).await;
+    linus.clear();
+    torvalds.clear();
+    browser.new_tab().await;
+    browser
+        .goto(&format!("http://evil.test:{}/", evil.port()))
+        .await;
+    let attack = eventually(
+        "every cross-site attempt answered",
+        Duration::from_secs(30),
+        || async {
+            let attack = browser.script("return window.attack || null").await;
+            let tried = attack["tried"].as_u64()?;
+            (tried > 0 && attack["completed"].as_u64() == Some(tried)).then_some(attack)
+        },
+    )
+    .await;
+    let tried = attack["tried"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (linus_sent, torvalds_sent) = (linus.requests(), torvalds.requests());
+    let after = get_json(&client, &format!("{}/status", robot.url())).await;
+    let metrics_after = metrics(&client, &robot).await;
+    assert!(
+        linus_sent.is_empty() && torvalds_sent.is_empty(),
+        "a web page moved the robots through the browser's login: Linus's daemon got {} \
+         commands, Torvalds's {}; attempts {attack}",
+        linus_sent.len(),
+        torvalds_sent.len()
+    );
+    assert_eq!(before, after, "the robots' state changed");
+    let refused_by =
+        |reason: &str| refused(&metrics_after, reason) - refused(&metrics_before, reason);
+    let (no_login, no_key, said_cross_site) = (
+        refused_by("token"),
+        refused_by("not_from_ui"),
+        refused_by("cross_site"),
+    );
+    assert!(
+        no_login + no_key + said_cross_site >= tried as f64,
+        "{tried} attempts, {} refused",
+        no_login + no_key + said_cross_site
+    );
+
+    // 4. The login stays with the browser: the UI at its plain address still drives.
+    browser.goto(&format!("http://robot.test:{port}/")).await;
+    hold_to_drive(&browser, &client, &robot, "linus", "left").await;
+    wait_for_high_write(&linus, "Linus's daemon told to drive again").await;
+    driver.close_session_blocking();
+
+    Record {
+        scenario: "browser-cross-site-token",
+        service: "robot-control",
+        tried,
+        lost: (linus_sent.len() + torvalds_sent.len()) as u64,
+        figure: 0.0,
+        unit: "robot moves (pigpio commands sent)",
+        notes: format!(
+            "ROBOT_TOKEN set, headless Chromium: without the login the UI is not served (401) and \
+             nothing moves; opened as http://me:TOKEN@robot.test:<port>/ it drives both robots by \
+             clicks; then the same logged-in browser opens the attacker's page (the attempts of \
+             browser-cross-site): all refused ({no_login} without the login, {no_key} with the \
+             browser's login but without the UI key, {said_cross_site} marked cross-site), 0 pigpio \
+             commands, state unchanged; the UI still drives"
         ),
     }
     .write();
