@@ -6,6 +6,7 @@
 //! would pick instead of our telemetry crate ([`peers`]).
 
 pub mod peers;
+pub mod serve;
 
 use axum::Router;
 use axum::routing::{get, post};

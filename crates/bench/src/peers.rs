@@ -116,19 +116,3 @@ pub fn init_assembled_tracing() -> Result<SdkTracerProvider, Box<dyn std::error:
         .try_init()?;
     Ok(provider)
 }
-
-/// Completes on SIGINT or SIGTERM, so `just bench` can stop a peer and read what it flushed.
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-}

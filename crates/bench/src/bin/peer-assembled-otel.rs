@@ -5,16 +5,14 @@
 //! shuts the tracer provider down, which exports every span still queued.
 
 use clap::Parser;
-use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
 #[command(
     about = "axum-tracing-opentelemetry + OTLP + axum-prometheus: the full-telemetry peer of just bench"
 )]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:5097")]
-    listen_addr: SocketAddr,
+    #[command(flatten)]
+    listen: bench::serve::ListenArgs,
 }
 
 #[tokio::main]
@@ -27,24 +25,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(args.listen_addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {}: {error}", args.listen_addr);
-            std::process::exit(2);
-        }
-    };
-    tracing::info!(addr = %args.listen_addr, "peer-assembled-otel listening");
-    let served = axum::serve(listener, bench::peers::assembled_router())
-        .with_graceful_shutdown(bench::peers::shutdown_signal())
-        .await;
-    // The batch processor's own thread blocks on the export; off the runtime's workers.
-    let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
-    if let Err(error) = served {
-        eprintln!("error: server failed: {error}");
-        std::process::exit(1);
-    }
-    match flushed {
+    bench::serve::serve_until_signal(
+        "peer-assembled-otel",
+        args.listen.listen_addr,
+        bench::peers::assembled_router(),
+    )
+    .await;
+    // The batch processor's shutdown blocks until the last export is done: off the runtime.
+    match tokio::task::spawn_blocking(move || provider.shutdown()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             eprintln!("error: spans not flushed at shutdown: {error}");

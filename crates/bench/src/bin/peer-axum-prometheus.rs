@@ -3,32 +3,21 @@
 //! `LISTEN_ADDR` (or `--listen-addr`) as the services; stops on SIGTERM.
 
 use clap::Parser;
-use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
 #[command(about = "axum + axum-prometheus: the metrics peer of just bench")]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:5098")]
-    listen_addr: SocketAddr,
+    #[command(flatten)]
+    listen: bench::serve::ListenArgs,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let listener = match tokio::net::TcpListener::bind(args.listen_addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {}: {error}", args.listen_addr);
-            std::process::exit(2);
-        }
-    };
-    println!("peer-axum-prometheus listening on {}", args.listen_addr);
-    let served = axum::serve(listener, bench::peers::prometheus_router())
-        .with_graceful_shutdown(bench::peers::shutdown_signal())
-        .await;
-    if let Err(error) = served {
-        eprintln!("error: server failed: {error}");
-        std::process::exit(1);
-    }
+    bench::serve::serve_until_signal(
+        "peer-axum-prometheus",
+        args.listen.listen_addr,
+        bench::peers::prometheus_router(),
+    )
+    .await;
 }
