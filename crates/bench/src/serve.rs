@@ -3,14 +3,24 @@
 //! a target and read what it flushed. A bind failure exits 2 naming the address, a server failure 1.
 
 use axum::Router;
+use clap::{CommandFactory, FromArgMatches};
 use std::net::SocketAddr;
 
-/// The listen address, from `--listen-addr` or `LISTEN_ADDR`.
-#[derive(Debug, clap::Args)]
-pub struct ListenArgs {
+/// The command line of every such binary: only the listen address.
+#[derive(Debug, clap::Parser)]
+struct ListenArgs {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:5099")]
-    pub listen_addr: SocketAddr,
+    listen_addr: SocketAddr,
+}
+
+/// Parses the command line of the binary `name` (`--help` shows `about`): the listen address.
+pub fn listen_addr(name: &'static str, about: &'static str) -> SocketAddr {
+    let matches = ListenArgs::command().name(name).about(about).get_matches();
+    match ListenArgs::from_arg_matches(&matches) {
+        Ok(args) => args.listen_addr,
+        Err(error) => error.exit(),
+    }
 }
 
 /// Binds `addr` (exit 2 if it cannot), serves `app` until SIGINT/SIGTERM, then returns once the

@@ -4,20 +4,13 @@
 //! (or `--listen-addr`), the `OTEL_*` variables, `RUST_LOG`. On SIGTERM it stops serving, then
 //! shuts the tracer provider down, which exports every span still queued.
 
-use clap::Parser;
-
-#[derive(Debug, Parser)]
-#[command(
-    about = "axum-tracing-opentelemetry + OTLP + axum-prometheus: the full-telemetry peer of just bench"
-)]
-struct Args {
-    #[command(flatten)]
-    listen: bench::serve::ListenArgs,
-}
-
 #[tokio::main]
 async fn main() {
-    let args = Args::parse();
+    let name = "peer-assembled-otel";
+    let addr = bench::serve::listen_addr(
+        name,
+        "axum-tracing-opentelemetry + OTLP + axum-prometheus: the full-telemetry peer of just bench",
+    );
     let provider = match bench::peers::init_assembled_tracing() {
         Ok(provider) => provider,
         Err(error) => {
@@ -25,12 +18,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    bench::serve::serve_until_signal(
-        "peer-assembled-otel",
-        args.listen.listen_addr,
-        bench::peers::assembled_router(),
-    )
-    .await;
+    bench::serve::serve_until_signal(name, addr, bench::peers::assembled_router()).await;
     // The batch processor's shutdown blocks until the last export is done: off the runtime.
     match tokio::task::spawn_blocking(move || provider.shutdown()).await {
         Ok(Ok(())) => {}
