@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// A hang guard for one request: an answer later than this is a hang, not slowness.
 pub const HANG_GUARD: Duration = Duration::from_secs(10);
 
+/// The `ROBOT_TOKEN` the suite starts robot-control with; requests that move a robot send it as
+/// a bearer token, as a script would.
+pub const ROBOT_TOKEN: &str = "reliability-suite-robot-token";
+
 /// True when `RELIABILITY_SOAK=1` (the `just soak` run).
 pub fn soak() -> bool {
     std::env::var("RELIABILITY_SOAK").is_ok_and(|v| v == "1" || v == "true")
@@ -36,12 +40,7 @@ pub fn binary(name: &str) -> PathBuf {
     testkit::workspace_binary(name)
 }
 
-/// `target/` of this workspace (or `CARGO_TARGET_DIR`).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
+pub use testkit::target_dir;
 
 /// One row of RELIABILITY.md.
 #[derive(Debug, Clone)]
@@ -446,212 +445,15 @@ pub fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-/// What a binary did with a bad configuration.
-#[derive(Debug)]
-pub struct ConfigOutcome {
-    pub code: Option<i32>,
-    pub stderr: String,
-    pub stdout: String,
-    /// It was still running after the guard (and was killed).
-    pub hung: bool,
-}
-
 /// Runs `binary` with a clean environment plus `env` and `args`, and waits (at most 10 s).
-pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> ConfigOutcome {
-    let dir = tempfile_dir();
-    let out = dir.join(format!("out-{}", rand::random::<u64>()));
-    let err = dir.join(format!("err-{}", rand::random::<u64>()));
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("OTEL_SDK_DISABLED", "true")
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .envs(env.iter().copied())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("start binary");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (code, hung) = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break (status.code(), false);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let outcome = ConfigOutcome {
-        code,
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        hung,
-    };
-    let _ = std::fs::remove_file(out);
-    let _ = std::fs::remove_file(err);
-    outcome
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = target_dir().join("reliability").join("tmp");
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir
-}
-
-/// Checks one invalid-configuration case: non-zero exit, exactly one line on stderr naming
-/// `mention`, no panic, no hang. Returns a description of what is wrong, or `None`.
-pub fn check_config_case(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    mention: &str,
-) -> Option<String> {
-    let outcome = run_config_case(binary, args, env);
-    let stderr = outcome.stderr.trim();
-    let case = format!("{args:?} {env:?}");
-    if outcome.hung {
-        return Some(format!("{case}: still running after 10 s: {stderr}"));
-    }
-    let mut problems = Vec::new();
-    if outcome.code.unwrap_or(0) == 0 {
-        problems.push(format!("exit {:?} (want non-zero)", outcome.code));
-    }
-    if stderr.contains("panicked") || outcome.stdout.contains("panicked") {
-        problems.push("panicked".to_owned());
-    }
-    if stderr.lines().count() != 1 {
-        problems.push(format!("{} lines on stderr", stderr.lines().count()));
-    }
-    if !stderr
-        .to_ascii_lowercase()
-        .contains(&mention.to_ascii_lowercase())
-    {
-        problems.push(format!("does not name {mention:?}"));
-    }
-    (!problems.is_empty()).then(|| format!("{case}: {}; stderr: {stderr:?}", problems.join(", ")))
-}
-
-/// How a [`FakePigpio`] treats the next request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PigpioMode {
-    /// Answer every request with success (`cmd, p1, p2, 0`).
-    Answer = 0,
-    /// Read the next request, then vanish: close the listener and every connection unanswered
-    /// (the daemon died in the middle of a command).
-    DieMidCommand = 1,
-}
-
-/// A TCP server speaking the pigpio socket protocol (16-byte requests `cmd p1 p2 p3`, 16-byte
-/// answers `cmd p1 p2 res`, little-endian), recording every request.
-pub struct FakePigpio {
-    pub addr: SocketAddr,
-    requests: Arc<std::sync::Mutex<Vec<[u8; 16]>>>,
-    mode: Arc<std::sync::atomic::AtomicU8>,
-    tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
-    died: Arc<tokio::sync::Notify>,
-}
-
-impl FakePigpio {
-    pub async fn start() -> Self {
-        Self::start_on("127.0.0.1:0".parse().expect("addr")).await
-    }
-
-    /// Starts on `addr` (e.g. the address of a daemon that died: it came back).
-    pub async fn start_on(addr: SocketAddr) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket.bind(addr).expect("bind fake pigpio");
-        let listener = socket.listen(64).expect("listen");
-        let addr = listener.local_addr().expect("addr");
-        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mode = Arc::new(std::sync::atomic::AtomicU8::new(PigpioMode::Answer as u8));
-        let tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let died = Arc::new(tokio::sync::Notify::new());
-        let accept = {
-            let (requests, mode, tasks, died) =
-                (requests.clone(), mode.clone(), tasks.clone(), died.clone());
-            tokio::spawn(async move {
-                while let Ok((mut stream, _)) = listener.accept().await {
-                    let (requests, mode, died) = (requests.clone(), mode.clone(), died.clone());
-                    let connection = tokio::spawn(async move {
-                        let mut request = [0u8; 16];
-                        while stream.read_exact(&mut request).await.is_ok() {
-                            requests.lock().expect("lock").push(request);
-                            if mode.load(Ordering::SeqCst) == PigpioMode::DieMidCommand as u8 {
-                                died.notify_one();
-                                std::future::pending::<()>().await;
-                            }
-                            let mut response = request;
-                            response[12..16].copy_from_slice(&0i32.to_le_bytes());
-                            if stream.write_all(&response).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    tasks.lock().expect("lock").push(connection.abort_handle());
-                }
-            })
-        };
-        tasks.lock().expect("lock").push(accept.abort_handle());
-        Self {
-            addr,
-            requests,
-            mode,
-            tasks,
-            died,
-        }
-    }
-
-    pub fn set_mode(&self, mode: PigpioMode) {
-        self.mode.store(mode as u8, Ordering::SeqCst);
-    }
-
-    /// Waits until a request arrived in [`PigpioMode::DieMidCommand`], then closes everything.
-    pub async fn die_mid_command(&self) {
-        self.set_mode(PigpioMode::DieMidCommand);
-        self.died.notified().await;
-        self.stop().await;
-    }
-
-    /// Closes the listener and every connection (the daemon went away).
-    pub async fn stop(&self) {
-        for task in self.tasks.lock().expect("lock").drain(..) {
-            task.abort();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    pub fn requests(&self) -> Vec<[u8; 16]> {
-        self.requests.lock().expect("lock").clone()
-    }
-
-    pub fn clear(&self) {
-        self.requests.lock().expect("lock").clear();
-    }
-}
-
-impl Drop for FakePigpio {
-    fn drop(&mut self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
-        }
-    }
-}
-
-/// pigpio command WRITE (gpio, level).
-pub const PIGPIO_WRITE: u32 = 4;
-
-/// The 16 bytes of a pigpio request `cmd, p1, p2, 0`.
-pub fn pigpio_request(cmd: u32, p1: u32, p2: u32) -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    bytes[0..4].copy_from_slice(&cmd.to_le_bytes());
-    bytes[4..8].copy_from_slice(&p1.to_le_bytes());
-    bytes[8..12].copy_from_slice(&p2.to_le_bytes());
-    bytes
+pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> testkit::RunOutcome {
+    testkit::run_bounded(
+        Command::new(binary)
+            .env_clear()
+            .env("OTEL_SDK_DISABLED", "true")
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .args(args),
+        Duration::from_secs(10),
+    )
 }

@@ -6,15 +6,15 @@
 //! `torvalds-eye` spans. Safety beyond the seed: a deadman timer stops motors that were not told to
 //! keep moving, and shutdown stops every motor and turns every eye off.
 //!
-//! Modules, outside in: [`routes`] (HTTP) → [`control`] (what a command does) → [`robot`] (which
-//! pins) → [`driver`] (sim or pigpio).
+//! Modules, outside in: [`access`] (who may do what) → [`routes`] (HTTP) → [`control`] (what a
+//! command does) → [`robot`] (which pins) → [`driver`] (sim or pigpio).
 
+pub mod access;
 pub mod config;
 pub mod control;
 pub mod driver;
 pub mod error;
 pub mod extract;
-pub mod guard;
 pub mod instruments;
 pub mod robot;
 pub mod routes;
@@ -24,6 +24,7 @@ pub use config::{Config, DriverKind};
 pub use error::Error;
 pub use state::AppState;
 
+use access::Check;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -35,35 +36,46 @@ use tokio::net::TcpListener;
 pub const BODY_LIMIT_BYTES: usize = 4 * 1024;
 
 /// The whole HTTP app: UI, seed routes, JSON API (traced and measured), then `/metrics`,
-/// `/healthz`, `/readyz` (not measured).
+/// `/healthz`, `/readyz` (not measured), guarded by [`access`]: every route answers only to
+/// this service's host names; with `ROBOT_TOKEN` the UI page and every command need it; a
+/// command also needs the UI key or the token as a bearer token.
 pub fn router(state: AppState) -> Router {
     instruments::describe();
+    let guard = |check| middleware::from_fn_with_state((state.clone(), check), access::guard);
     let commands = routes::seed::commands()
         .merge(routes::api::commands())
-        .route_layer(middleware::from_fn(guard::same_origin_only));
-    Router::new()
+        .route_layer(guard(Check::Mover))
+        .route_layer(guard(Check::TokenHolder));
+    let page = Router::new()
         .route("/", get(routes::ui::page))
+        .route_layer(guard(Check::TokenHolder));
+    let app = Router::new()
+        .merge(page)
         .merge(routes::seed::queries())
         .merge(routes::api::queries())
         .merge(commands)
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(guard(Check::KnownHost))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .with_state(state)
-        .layer(telemetry::HttpLayer::new())
-        // The robots being unreachable is not a reason to take the UI out of rotation.
-        .merge(telemetry::ops_router(telemetry::always_ready))
+        .with_state(state.clone())
+        .layer(telemetry::HttpLayer::new());
+    // The robots being unreachable is not a reason to take the UI out of rotation.
+    let ops = telemetry::ops_router(telemetry::always_ready)
+        .layer(guard(Check::KnownHost))
+        .with_state(state);
+    app.merge(ops)
 }
 
-/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), Error> {
-    let listener = telemetry::bind(config.listen_addr).await?;
-    serve(config, listener, telemetry::shutdown_signal()).await
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> std::net::SocketAddr {
+        self.listen_addr
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes; then refuses movement, stops every motor,
 /// turns every eye off, drains requests and makes sure again that everything is off.
-pub async fn serve(
+pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -77,7 +89,7 @@ pub async fn serve(
     });
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Server(telemetry::ServeError::Serve(e)))?;
+        .map_err(|e| Error::Server(server::ServeError::Serve(e)))?;
     tracing::info!(
         %addr,
         driver = config.driver.as_str(),
@@ -86,6 +98,7 @@ pub async fn serve(
         deadman_timeout = ?config.deadman_timeout,
         "robot-control listening"
     );
+    state.access().log_startup(addr);
     let signal = {
         let controller = controller.clone();
         async move {
@@ -93,7 +106,7 @@ pub async fn serve(
             controller.shutdown().await;
         }
     };
-    let served = telemetry::serve_until(listener, router(state), signal)
+    let served = server::serve(listener, router(state), signal)
         .await
         .map_err(Error::from);
     // A command that was already in flight when the signal came may have run after the first
