@@ -32,23 +32,36 @@
 
 mod config;
 mod error;
+mod exemplars;
+mod exposition;
+mod instruments;
 mod layer;
 mod logs;
 mod metrics_setup;
 mod ops;
 mod processor;
 mod propagation;
+mod redact;
 mod shutdown;
+mod span_attributes;
 mod startup;
 mod tracer;
 
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
 pub use error::TelemetryError;
+pub use exposition::{ExpositionFormat, render_exposition};
 pub use layer::{HttpLayer, HttpService, UNMATCHED_ROUTE};
 pub use logs::LogWriter;
 pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
-pub use ops::{Readiness, always_ready, ops_router};
+/// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
+/// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
+pub use opentelemetry_semantic_conventions as semconv;
+pub use ops::{Exposition, Readiness, always_ready, ops_router, ops_router_with};
 pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
+pub use redact::{
+    DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,
+    redact_url,
+};
 pub use shutdown::{
     DRAIN_TIMEOUT, ServeError, bind, flush_spans, serve, serve_until, shutdown_signal,
 };
@@ -95,6 +108,10 @@ impl Drop for TelemetryGuard {
 /// Call once, early in `main`, inside the tokio runtime (the gRPC exporter needs it).
 /// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    redact::install(redact::AttributePolicy {
+        value_length_limit: config.attribute_value_length_limit,
+        extra_sensitive: config.sensitive_query_parameters.clone(),
+    });
     metrics_setup::install(&config)?;
     let tracer_provider = tracer::install(&config)?;
     logs::install(&config, tracer_provider.as_ref())?;
