@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tokio::sync::Semaphore;
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
@@ -135,18 +136,22 @@ async fn send(
     stats: &Stats,
 ) {
     let url = reqwest::Url::parse(&request.url).ok();
+    // The HTTP client span of the semantic conventions.
     let span = tracing::info_span!(
         parent: None,
         "request",
         otel.name = request.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = request.method.as_str(),
-        url.full = request.url.as_str(),
-        server.address = url.as_ref().and_then(|u| u.host_str()).unwrap_or_default(),
-        server.port = url.as_ref().and_then(reqwest::Url::port_or_known_default),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = request.method.as_str(),
+        { semconv::URL_FULL } = telemetry::redact_url(&request.url),
+        { semconv::SERVER_ADDRESS } = url.as_ref().map(telemetry::server_address).unwrap_or_default(),
+        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
         loadgen.target = request.target,
     );
     let started = Instant::now();
@@ -162,6 +167,7 @@ async fn send(
         match builder.inject_context().send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
+                telemetry::record_response(&tracing::Span::current(), &response);
                 // Read the body: the latency is the whole exchange, like a browser's.
                 match response.bytes().await {
                     Ok(_) => Ok(status),
@@ -176,9 +182,8 @@ async fn send(
     let elapsed = started.elapsed();
     let label = match &status {
         Ok(code) => {
-            span.record("http.response.status_code", *code);
             if *code >= 400 {
-                span.record("error.type", code.to_string());
+                span.record(semconv::ERROR_TYPE, code.to_string());
                 span.record("otel.status_code", "ERROR");
             }
             code.to_string()
@@ -191,7 +196,7 @@ async fn send(
             } else {
                 "error"
             };
-            span.record("error.type", kind);
+            span.record(semconv::ERROR_TYPE, kind);
             span.record("otel.status_code", "ERROR");
             tracing::debug!(parent: &span, url = %request.url, %error, "request failed");
             TRANSPORT_ERROR.to_owned()

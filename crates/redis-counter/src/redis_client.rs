@@ -21,6 +21,7 @@ use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
 use deadpool_redis::{Manager, Pool, PoolError, Runtime, TimeoutType, Timeouts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as semconv;
 use tracing::Instrument;
 
 /// How long and how often the client tries before giving up on a request.
@@ -129,17 +130,20 @@ impl RedisClient {
         let span = if !telemetry::in_trace() {
             tracing::Span::none()
         } else {
+            // The Redis client span of the database semantic conventions. `db.namespace` is the
+            // database index the connection was opened with (the pool never sends SELECT).
             tracing::info_span!(
                 "redis command",
                 otel.name = operation,
                 otel.kind = "client",
                 otel.status_code = tracing::field::Empty,
-                db.system.name = "redis",
-                db.operation.name = operation,
-                db.namespace = self.target.info.redis_settings().db().to_string(),
-                server.address = self.target.server_address.as_str(),
-                server.port = self.target.server_port.map(i64::from),
-                error.type = tracing::field::Empty,
+                { semconv::DB_SYSTEM_NAME } = "redis",
+                { semconv::DB_OPERATION_NAME } = operation,
+                { semconv::DB_NAMESPACE } = self.target.info.redis_settings().db().to_string(),
+                { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
+                { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
+                { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+                { semconv::ERROR_TYPE } = tracing::field::Empty,
             )
         };
         let start = Instant::now();
@@ -150,9 +154,23 @@ impl RedisClient {
         let outcome = if result.is_ok() { "ok" } else { "error" };
         metrics::histogram!(REDIS_COMMAND_DURATION, "command" => operation, "outcome" => outcome)
             .record(start.elapsed().as_secs_f64());
-        if let Err(Error::Redis { kind, .. }) = &result {
+        if let Err(Error::Redis {
+            kind,
+            response_code,
+            ..
+        }) = &result
+        {
             span.record("otel.status_code", "ERROR");
-            span.record("error.type", kind.as_str());
+            // The conventions: `error.type` matches the error reply's prefix when there is one.
+            match response_code {
+                Some(code) => {
+                    span.record(semconv::DB_RESPONSE_STATUS_CODE, code.as_str());
+                    span.record(semconv::ERROR_TYPE, code.as_str());
+                }
+                None => {
+                    span.record(semconv::ERROR_TYPE, kind.as_str());
+                }
+            }
         }
         self.record_pool_status();
         result
@@ -234,6 +252,7 @@ impl RedisClient {
                 applied: Applied::Unknown,
                 transient: true,
                 detail: format!("no reply within {:?}", self.policy.command_timeout),
+                response_code: None,
             }),
         }
     }
@@ -262,6 +281,7 @@ impl RedisClient {
             applied: Applied::No,
             transient: true,
             detail: self.target.scrub(detail),
+            response_code: None,
         }
     }
 
@@ -286,6 +306,7 @@ impl RedisClient {
             applied,
             transient,
             detail: self.target.scrub(error.to_string()),
+            response_code: error.code().map(str::to_owned),
         }
     }
 }

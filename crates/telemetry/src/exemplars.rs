@@ -49,26 +49,23 @@ impl ExemplarSlots {
     }
 }
 
+/// (method, route template, status code) and that series' slots.
+pub(crate) type SeriesExemplars = (
+    (&'static str, std::sync::Arc<str>, u16),
+    [Option<Exemplar>; SLOTS],
+);
+
 /// Every series' exemplars, taken once per scrape (before the histograms are rendered, so each
 /// exemplar's request is already counted in the buckets that are exposed).
 #[derive(Debug)]
 pub(crate) struct ExemplarSnapshot {
-    /// By (method, route template, status code).
-    series: Vec<(
-        (&'static str, std::sync::Arc<str>, u16),
-        [Option<Exemplar>; SLOTS],
-    )>,
+    series: Vec<SeriesExemplars>,
     taken_system: SystemTime,
     taken_instant: Instant,
 }
 
 impl ExemplarSnapshot {
-    pub(crate) fn new(
-        series: Vec<(
-            (&'static str, std::sync::Arc<str>, u16),
-            [Option<Exemplar>; SLOTS],
-        )>,
-    ) -> Self {
+    pub(crate) fn new(series: Vec<SeriesExemplars>) -> Self {
         Self {
             series,
             taken_system: SystemTime::now(),

@@ -145,12 +145,10 @@ fn request_context<B>(
     if span.is_recording() {
         span_attributes::add_request_attributes(&mut span, request, method);
     }
-    let cx = parent.with_span(span);
-    let span = cx.span();
     let sc = span.span_context();
     let sampled_trace = sc.is_sampled().then(|| sc.trace_id());
     let traceresponse = traceresponse(sc);
-    drop(span);
+    let cx = parent.with_span(span);
     Started {
         cx,
         traceresponse,

@@ -30,6 +30,7 @@
 //! }
 //! ```
 
+mod client_span;
 mod config;
 mod error;
 mod exemplars;
@@ -47,6 +48,7 @@ mod span_attributes;
 mod startup;
 mod tracer;
 
+pub use client_span::{record_response, server_address};
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
 pub use error::TelemetryError;
 pub use exposition::{ExpositionFormat, render_exposition};

@@ -167,10 +167,8 @@ pub(crate) fn limited(value: &str) -> &str {
 
 fn limit_value(value: &mut Value, limit: usize) {
     match value {
-        Value::String(s) => {
-            if s.as_str().len() > limit {
-                *s = StringValue::from(truncate(s.as_str(), limit).to_owned());
-            }
+        Value::String(s) if s.as_str().len() > limit => {
+            *s = StringValue::from(truncate(s.as_str(), limit).to_owned());
         }
         Value::Array(Array::String(items)) => {
             for s in items.iter_mut() {

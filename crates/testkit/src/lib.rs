@@ -1,8 +1,8 @@
 //! Dev-only test kit: real parts on free 127.0.0.1 ports, torn down on drop.
 //!
 //! Tests in this workspace use real processes wherever one runs here: `redis-server`,
-//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC from
-//! `fake-opentelemetry-collector`, HTTP/protobuf served here). A missing binary is a test
+//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC and
+//! HTTP/protobuf, served here, decoding the OTLP protobuf). A missing binary is a test
 //! failure that names the `apt-get` line installing it, never a silent skip.
 
 mod otlp;
@@ -10,7 +10,10 @@ mod process;
 mod prometheus;
 mod redis;
 
-pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, span_attribute};
+pub use otlp::{
+    AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
+    span_attribute,
+};
 pub use process::{ServiceProcess, free_port, require_binary, workspace_binary};
 pub use prometheus::{Prometheus, promtool_check_metrics};
 pub use redis::RedisServer;

@@ -1,4 +1,5 @@
-//! A real Prometheus server (Debian's 2.42, same configs as Compose's 3.x) and `promtool`.
+//! A real Prometheus server (Debian's 2.42, same configs as Compose's 3.x, exemplar storage on
+//! as in Compose) and `promtool`.
 
 use crate::process::{free_port, require_binary, stop_child};
 use serde_json::Value;
@@ -41,6 +42,8 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-lifecycle")
+            // As in Compose: exemplars scraped over OpenMetrics are kept and queryable.
+            .arg("--enable-feature=exemplar-storage")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -10,6 +10,7 @@ use crate::config::Target;
 use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tracing::Instrument;
 
 /// The body is read and discarded (so a slow body counts against the timeout); a body longer
@@ -86,18 +87,23 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 /// Probes `target` once. Never fails: every problem is an [`Outcome`] that is not up.
 pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     let url = &target.parsed;
+    // The HTTP client span of the semantic conventions; `url.full` without userinfo or
+    // sensitive query values.
     let span = tracing::info_span!(
         parent: None,
         "probe",
         otel.name = target.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = target.method.as_str(),
-        url.full = %redacted(url),
-        server.address = url.host_str().unwrap_or_default(),
-        server.port = url.port_or_known_default(),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = target.method.as_str(),
+        { semconv::URL_FULL } = telemetry::redact_url(url.as_str()),
+        { semconv::SERVER_ADDRESS } = telemetry::server_address(url),
+        { semconv::SERVER_PORT } = url.port_or_known_default(),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
     );
     let checked_at = SystemTime::now();
     let started = Instant::now();
@@ -141,15 +147,12 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     .await;
     let (result, status, error) = outcome;
     let elapsed = started.elapsed();
-    if let Some(status) = status {
-        span.record("http.response.status_code", status);
-    }
     if result != ResultKind::Up {
         let error_type = match (result, status) {
             (ResultKind::UnexpectedStatus, Some(status)) => status.to_string(),
             _ => result.as_str().to_owned(),
         };
-        span.record("error.type", error_type);
+        span.record(semconv::ERROR_TYPE, error_type);
         span.record("otel.status_code", "ERROR");
     }
     tracing::debug!(parent: &span, url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
@@ -172,6 +175,7 @@ struct Response {
 async fn exchange(request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
     let mut response = request.send().await?;
     let status = response.status().as_u16();
+    telemetry::record_response(&tracing::Span::current(), &response);
     let mut read = 0usize;
     while let Some(chunk) = response.chunk().await? {
         read += chunk.len();
@@ -223,15 +227,4 @@ fn describe(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The URL without user:password, for span attributes.
-fn redacted(url: &reqwest::Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut clean = url.clone();
-    let _ = clean.set_username("");
-    let _ = clean.set_password(None);
-    clean.to_string()
 }
