@@ -9,6 +9,7 @@ mod otlp;
 mod process;
 mod prometheus;
 mod redis;
+pub mod semconv;
 
 pub use otlp::{
     AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
