@@ -146,7 +146,7 @@ async fn send(
         { semconv::HTTP_REQUEST_METHOD } = request.method.as_str(),
         { semconv::URL_FULL } = telemetry::redact_url(&request.url),
         { semconv::SERVER_ADDRESS } = url.as_ref().map(telemetry::server_address).unwrap_or_default(),
-        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default),
+        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default).map(i64::from),
         { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
         { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
         { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,

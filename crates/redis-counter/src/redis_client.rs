@@ -58,6 +58,8 @@ pub struct RedisClient {
     pool: Pool,
     target: Arc<RedisTarget>,
     policy: Arc<RetryPolicy>,
+    /// The server is addressed by an IP address, which is then also the connection's peer.
+    peer_is_server: bool,
 }
 
 impl std::fmt::Debug for RedisClient {
@@ -88,6 +90,10 @@ impl RedisClient {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Self {
             pool,
+            peer_is_server: target
+                .server_address
+                .parse::<std::net::IpAddr>()
+                .is_ok(),
             target: Arc::new(target),
             policy: Arc::new(policy),
         })
@@ -102,12 +108,12 @@ impl RedisClient {
     pub async fn incr(&self, key: &str) -> Result<i64, Error> {
         let mut cmd = redis::cmd("INCR");
         cmd.arg(key);
-        self.query("INCR", &cmd).await
+        self.query("INCR", "INCR ?", &cmd).await
     }
 
     /// `PING`, for `/readyz`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.query::<String>("PING", &redis::cmd("PING"))
+        self.query::<String>("PING", "PING", &redis::cmd("PING"))
             .await
             .map(|_| ())
     }
@@ -122,9 +128,13 @@ impl RedisClient {
 
     /// Runs one command inside a client span, measured. Commands issued outside any span (the
     /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
+    ///
+    /// `query_text` is the command as the conventions' `db.query.text` wants it: literal values
+    /// replaced by `?`, so no key or value reaches a span.
     async fn query<T: FromRedisValue>(
         &self,
         operation: &'static str,
+        query_text: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
         let span = if !telemetry::in_trace() {
@@ -140,8 +150,13 @@ impl RedisClient {
                 { semconv::DB_SYSTEM_NAME } = "redis",
                 { semconv::DB_OPERATION_NAME } = operation,
                 { semconv::DB_NAMESPACE } = self.target.info.redis_settings().db().to_string(),
+                { semconv::DB_QUERY_TEXT } = query_text,
                 { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
                 { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
+                // The peer is the server itself when it is addressed by IP (no DNS in between);
+                // the pooled connection does not expose its socket otherwise.
+                { semconv::NETWORK_PEER_ADDRESS } = self.peer_is_server.then_some(self.target.server_address.as_str()),
+                { semconv::NETWORK_PEER_PORT } = self.target.server_port.filter(|_| self.peer_is_server).map(i64::from),
                 { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
                 { semconv::ERROR_TYPE } = tracing::field::Empty,
             )

@@ -13,11 +13,12 @@ pub fn server_address(url: &reqwest::Url) -> &str {
 }
 
 /// Records `http.response.status_code`, `network.protocol.version` and `network.peer.*` of a
-/// response on `span` (fields the span does not declare are ignored).
+/// response on `span` (fields the span does not declare are ignored). Integers go in as `i64`:
+/// tracing-opentelemetry records other integer types as strings.
 pub fn record_response(span: &tracing::Span, response: &reqwest::Response) {
     span.record(
         semconv::HTTP_RESPONSE_STATUS_CODE,
-        response.status().as_u16(),
+        i64::from(response.status().as_u16()),
     );
     let version = match response.version() {
         reqwest::Version::HTTP_09 => "0.9",
@@ -30,6 +31,6 @@ pub fn record_response(span: &tracing::Span, response: &reqwest::Response) {
     span.record(semconv::NETWORK_PROTOCOL_VERSION, version);
     if let Some(peer) = response.remote_addr() {
         span.record(semconv::NETWORK_PEER_ADDRESS, peer.ip().to_string());
-        span.record(semconv::NETWORK_PEER_PORT, peer.port());
+        span.record(semconv::NETWORK_PEER_PORT, i64::from(peer.port()));
     }
 }

@@ -98,7 +98,7 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
         { semconv::HTTP_REQUEST_METHOD } = target.method.as_str(),
         { semconv::URL_FULL } = telemetry::redact_url(url.as_str()),
         { semconv::SERVER_ADDRESS } = telemetry::server_address(url),
-        { semconv::SERVER_PORT } = url.port_or_known_default(),
+        { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
         { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
         { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
         { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
