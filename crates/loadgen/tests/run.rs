@@ -201,7 +201,10 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
             .and_then(testkit::AttributeValue::as_int)
             .is_some_and(|code| code >= 400);
         let mut exempt = vec![
-            (a::HTTP_REQUEST_METHOD_ORIGINAL, "GET and POST are known methods"),
+            (
+                a::HTTP_REQUEST_METHOD_ORIGINAL,
+                "GET and POST are known methods",
+            ),
             (a::HTTP_REQUEST_RESEND_COUNT, "loadgen never resends"),
         ];
         if !failed {

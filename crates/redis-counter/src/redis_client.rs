@@ -90,10 +90,7 @@ impl RedisClient {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Self {
             pool,
-            peer_is_server: target
-                .server_address
-                .parse::<std::net::IpAddr>()
-                .is_ok(),
+            peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
             target: Arc::new(target),
             policy: Arc::new(policy),
         })
@@ -155,8 +152,14 @@ impl RedisClient {
                 { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
                 // The peer is the server itself when it is addressed by IP (no DNS in between);
                 // the pooled connection does not expose its socket otherwise.
-                { semconv::NETWORK_PEER_ADDRESS } = self.peer_is_server.then_some(self.target.server_address.as_str()),
-                { semconv::NETWORK_PEER_PORT } = self.target.server_port.filter(|_| self.peer_is_server).map(i64::from),
+                { semconv::NETWORK_PEER_ADDRESS } = self
+                    .peer_is_server
+                    .then_some(self.target.server_address.as_str()),
+                { semconv::NETWORK_PEER_PORT } = self
+                    .target
+                    .server_port
+                    .filter(|_| self.peer_is_server)
+                    .map(i64::from),
                 { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
                 { semconv::ERROR_TYPE } = tracing::field::Empty,
             )

@@ -384,7 +384,10 @@ async fn the_incr_span_is_a_client_child_of_the_request_span() {
     );
     assert_eq!(attribute(a::DB_QUERY_TEXT).as_deref(), Some("INCR ?"));
     assert_eq!(attribute(a::DB_NAMESPACE).as_deref(), Some("0"));
-    assert_eq!(attribute(a::NETWORK_PEER_ADDRESS).as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        attribute(a::NETWORK_PEER_ADDRESS).as_deref(),
+        Some("127.0.0.1")
+    );
 }
 
 #[test]

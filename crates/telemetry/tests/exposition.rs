@@ -46,5 +46,8 @@ async fn promtool_and_openmetrics_get_what_they_ask_for() {
         text.contains("# UNIT http_server_request_duration_seconds seconds\n"),
         "{text}"
     );
-    assert!(!text.contains("\n\n"), "no blank lines in OpenMetrics:\n{text}");
+    assert!(
+        !text.contains("\n\n"),
+        "no blank lines in OpenMetrics:\n{text}"
+    );
 }

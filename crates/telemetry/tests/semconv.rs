@@ -23,7 +23,10 @@ fn app() -> Router {
                 tracing::info_span!("inner", payload = %long).in_scope(|| "ok\n")
             }),
         )
-        .route("/items/{id}", get(|| async { "item\n" }).post(|| async { "posted\n" }))
+        .route(
+            "/items/{id}",
+            get(|| async { "item\n" }).post(|| async { "posted\n" }),
+        )
         .route(
             "/fail",
             get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom\n") }),
@@ -50,7 +53,10 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
             "deployment.environment.name=staging,service.namespace=shop",
         ),
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000"),
-        ("OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS", "token"),
+        (
+            "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS",
+            "token",
+        ),
     ]))
     .expect("init");
     let addr = spawn_router(app()).await;
@@ -75,7 +81,13 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     .unwrap();
     assert_eq!(response.status(), 200);
     let failed = "22222222222222222222222222222222";
-    assert_eq!(send(client.get(format!("{base}/fail")), failed).await.unwrap().status(), 500);
+    assert_eq!(
+        send(client.get(format!("{base}/fail")), failed)
+            .await
+            .unwrap()
+            .status(),
+        500
+    );
     let odd = "33333333333333333333333333333333";
     let purge = reqwest::Method::from_bytes(b"PURGE").unwrap();
     send(client.request(purge, format!("{base}/items/1")), odd)
@@ -96,10 +108,11 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
 
     let spans = receiver
         .spans_until(Duration::from_secs(10), |spans| {
-            [ok, failed, odd, long]
-                .iter()
-                .all(|t| spans.iter().any(|s| s.trace_id == *t && s.kind == "SPAN_KIND_SERVER"))
-                && spans.iter().any(|s| s.name == "inner")
+            [ok, failed, odd, long].iter().all(|t| {
+                spans
+                    .iter()
+                    .any(|s| s.trace_id == *t && s.kind == "SPAN_KIND_SERVER")
+            }) && spans.iter().any(|s| s.name == "inner")
         })
         .await;
     let server = |trace: &str| {
@@ -127,7 +140,8 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     );
     assert_eq!(text(span, a::SERVER_ADDRESS), "127.0.0.1");
     assert_eq!(
-        span.attribute(a::SERVER_PORT).and_then(AttributeValue::as_int),
+        span.attribute(a::SERVER_PORT)
+            .and_then(AttributeValue::as_int),
         Some(i64::from(addr.port()))
     );
     assert_eq!(text(span, a::CLIENT_ADDRESS), "127.0.0.1");
@@ -135,7 +149,10 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     assert_eq!(text(span, a::USER_AGENT_ORIGINAL), "semconv-test/1.0");
     let serialized = format!("{:?}", span.attributes);
     for secret in ["SIGNATURE", "AMZ", "T0KEN"] {
-        assert!(!serialized.contains(secret), "{secret} leaked: {serialized}");
+        assert!(
+            !serialized.contains(secret),
+            "{secret} leaked: {serialized}"
+        );
     }
 
     // A failure carries error.type (the status code) and the span status.
@@ -172,12 +189,20 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
         .map(|v| v.to_string().len())
         .max()
         .unwrap_or(0);
-    assert!(largest <= LIMIT, "an exported attribute holds {largest} bytes");
+    assert!(
+        largest <= LIMIT,
+        "an exported attribute holds {largest} bytes"
+    );
 
     // The resource: the conventions' table, plus what OTEL_RESOURCE_ATTRIBUTES adds.
     let resource = &server(ok).resource;
     RESOURCE.assert_followed(resource, &[]);
-    let value = |key: &str| resource.get(key).map(ToString::to_string).unwrap_or_default();
+    let value = |key: &str| {
+        resource
+            .get(key)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
     assert_eq!(value(a::SERVICE_NAME), "telemetry-test");
     assert_eq!(value(a::SERVICE_VERSION), "9.9.9");
     assert_eq!(value(a::TELEMETRY_SDK_LANGUAGE), "rust");

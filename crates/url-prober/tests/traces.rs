@@ -36,10 +36,7 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
     ];
     let web = ServiceProcess::start(&web_bin, &otel).await;
     // Credentials and a signature in the URL: the probe uses them, its span never shows them.
-    let target = format!(
-        "http://user:secret@{}/?sig=SIGNATURE&page=1",
-        web.addr()
-    );
+    let target = format!("http://user:secret@{}/?sig=SIGNATURE&page=1", web.addr());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prober.yml");
     std::fs::write(
