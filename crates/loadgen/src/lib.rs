@@ -20,9 +20,11 @@ pub use stats::{Stats, Summary};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 
 /// Configuration from flags or the environment.
 #[derive(Debug, Clone, clap::Parser)]
@@ -136,7 +138,7 @@ pub enum Error {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
     #[error(transparent)]
-    Server(#[from] telemetry::ServeError),
+    Server(#[from] server::ServeError),
 }
 
 /// What the ops routes see: the live statistics.
@@ -189,35 +191,53 @@ pub fn client(concurrency: u32) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Serves the ops routes and runs the load until done (or SIGINT/SIGTERM). The caller prints
-/// the summary ([`print_summary`]) after flushing telemetry, so it is the last thing on stdout.
-pub async fn run(config: Config) -> Result<Summary, Error> {
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// stdout carries the summary: only warnings and errors are logged unless `RUST_LOG` says more.
+    fn prepare(&mut self, telemetry: &mut telemetry::TelemetryConfig) -> Result<(), String> {
+        if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {
+            telemetry.log_filter = "warn".to_owned();
+        }
+        Ok(())
+    }
+}
+
+/// Serves the ops routes on `listener` and runs the load until done (or until `shutdown`), then
+/// prints the summary on stdout, after the spans are flushed so it is the last thing there.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let summary = generate_load(&config, listener, shutdown).await?;
+    telemetry::flush_spans().await;
+    print_summary(&summary, config.json);
+    Ok(())
+}
+
+/// Like [`run`], returning the summary instead of printing it.
+pub async fn generate_load(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary, Error> {
     let client = client(config.concurrency).map_err(Error::Client)?;
-    let listener = telemetry::bind(config.listen_addr).await?;
     let state = AppState::default();
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(telemetry::serve_until(
-        listener,
-        router(state.clone()),
-        async move {
-            let _ = server_stopped.await;
-        },
-    ));
+    let server = tokio::spawn(server::serve(listener, router(state.clone()), async move {
+        let _ = server_stopped.await;
+    }));
     tracing::info!(
-        addr = %config.listen_addr,
         rate = config.rate,
         duration = ?config.duration,
         requests = config.requests,
         mix = %config.mix,
         "generating load"
     );
-    let summary = generate(
-        config.settings(),
-        client,
-        state.stats.clone(),
-        telemetry::shutdown_signal(),
-    )
-    .await;
+    let summary = generate(config.settings(), client, state.stats.clone(), shutdown).await;
     let _ = stop_server.send(());
     if let Ok(served) = server.await {
         served?;

@@ -1,6 +1,7 @@
 //! The real binary against local stand-ins for the four services: the configured count and mix
 //! arrive exactly, the summary matches what the servers counted, requests carry traceparent,
-//! pacing follows the rate, its own /metrics counts, and SIGTERM ends a `--duration 0` run.
+//! its own /metrics counts, and SIGTERM ends a `--duration 0` run. The pacing itself (rate,
+//! concurrency, catch-up) is tested in paused time in `src/driver.rs`, not here with a clock.
 
 use axum::Router;
 use axum::extract::State;
@@ -215,7 +216,7 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics() {
+async fn a_timed_run_reports_progress_and_exports_its_metrics() {
     let seen = Seen::default();
     let mut env = stand_ins(&seen).await;
     let port = free_port();
@@ -239,7 +240,7 @@ async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics()
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let sent = seen.counts()["GET web-flask-equivalent /"];
-    assert!((45..=52).contains(&sent), "2.5 s at 20/s sent {sent}");
+    assert!(sent > 0, "2.5 s at 20/s sent nothing");
     assert!(stdout.contains(&format!("requests: {sent} in")), "{stdout}");
     assert!(stdout.contains("latency ms: p50"), "{stdout}");
     assert!(
@@ -253,7 +254,7 @@ async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics()
         r#"loadgen_requests_total{target="web-flask-equivalent",status="200"}"#,
     )
     .unwrap_or_else(|| panic!("{metrics}"));
-    assert!(ok >= 20.0, "{ok}");
+    assert!(ok >= 1.0, "{ok}");
     assert!(
         metrics.contains("# TYPE loadgen_request_duration_seconds histogram"),
         "{metrics}"
@@ -290,36 +291,22 @@ async fn duration_zero_runs_until_sigterm_then_prints_its_summary() {
     assert_eq!(output.status.code(), Some(0));
     let summary = summary_of(&output);
     let received: u64 = seen.counts().values().sum();
-    assert!(summary.requests >= 30, "{summary:?}");
+    assert!(summary.requests > 0, "{summary:?}");
     assert_eq!(summary.requests, received);
 }
 
 #[test]
 fn bad_flags_exit_2_with_one_line() {
-    for (args, expected) in [
-        (vec!["--mix", "db=1"], "unknown group \"db\""),
-        (vec!["--rate", "0"], "--rate"),
-        (vec!["--duration", "soon"], "--duration"),
-        (vec!["--requests", "0"], "--requests"),
+    for (args, env, setting) in [
+        (vec!["--mix", "db=1"], None, "unknown group \"db\""),
+        (vec!["--rate", "0"], None, "--rate"),
+        (vec!["--duration", "soon"], None, "--duration"),
+        (vec!["--requests", "0"], None, "--requests"),
+        (vec![], Some(("LOADGEN_WEB_URL", "ftp://nope")), "--web-url"),
     ] {
-        let output = Command::new(BIN)
-            .args(&args)
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .output()
-            .expect("run loadgen");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let mut command = Command::new(BIN);
+        command.args(&args).env("LISTEN_ADDR", "127.0.0.1:0");
+        command.envs(env);
+        testkit::assert_config_error(&mut command, setting);
     }
-    let output = Command::new(BIN)
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("LOADGEN_WEB_URL", "ftp://nope")
-        .output()
-        .expect("run loadgen");
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("LOADGEN_WEB_URL")
-            || String::from_utf8_lossy(&output.stderr).contains("web-url")
-    );
 }

@@ -23,8 +23,10 @@ use axum::routing::get;
 use metric_names::{HITS, REDIS_COMMAND_DURATION, REDIS_COMMAND_DURATION_BUCKETS};
 use redis_client::{RedisClient, RetryPolicy};
 use redis_url::{RedisTarget, RedisUrl};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::net::TcpListener;
 
 /// The Redis key the seeds count in.
 pub const HITS_KEY: &str = "hits";
@@ -103,7 +105,7 @@ pub enum Error {
     #[error("cannot set up the Redis connection pool: {0}")]
     Pool(String),
     #[error(transparent)]
-    Server(#[from] telemetry::ServeError),
+    Server(#[from] server::ServeError),
     #[error("{}", redis_message(.command, *.kind, *.applied, *.transient, .detail))]
     Redis {
         command: &'static str,
@@ -201,15 +203,21 @@ impl AppState {
     }
 }
 
-/// The telemetry settings from the environment, with sub-millisecond buckets for Redis commands.
-pub fn telemetry_config() -> Result<telemetry::TelemetryConfig, telemetry::TelemetryError> {
-    let mut config =
-        telemetry::TelemetryConfig::from_env(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))?;
-    config.histogram_buckets.push((
-        REDIS_COMMAND_DURATION.to_owned(),
-        REDIS_COMMAND_DURATION_BUCKETS.to_vec(),
-    ));
-    Ok(config)
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// Checks `REDIS_URL` (a bad one is a configuration error) and gives Redis command
+    /// durations sub-millisecond buckets.
+    fn prepare(&mut self, telemetry: &mut telemetry::TelemetryConfig) -> Result<(), String> {
+        RedisTarget::parse(&self.redis_url).map_err(|error| error.to_string())?;
+        telemetry.histogram_buckets.push((
+            REDIS_COMMAND_DURATION.to_owned(),
+            REDIS_COMMAND_DURATION_BUCKETS.to_vec(),
+        ));
+        Ok(())
+    }
 }
 
 /// The service's routes, measured and traced, plus `/metrics`, `/healthz`, `/readyz` (Redis PING).
@@ -243,16 +251,18 @@ async fn hit(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), Error> {
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let state = AppState::new(&config)?;
-    let listener = telemetry::bind(config.listen_addr).await?;
     tracing::info!(
-        addr = %config.listen_addr,
         redis = state.redis.redacted_url(),
         pool_size = config.redis_pool_size,
         simulated_latency_max = ?state.simulated_latency_max,
-        "listening"
+        "counting visits in Redis"
     );
     // Keep the pool gauges fresh between requests, so a scrape shows the pool as it is.
     let pool = state.redis.clone();
@@ -263,7 +273,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
             pool.record_pool_status();
         }
     });
-    let result = telemetry::serve(listener, router(state)).await;
+    let result = server::serve(listener, router(state), shutdown).await;
     gauges.abort();
     Ok(result?)
 }

@@ -36,12 +36,7 @@ pub fn binary(name: &str) -> PathBuf {
     testkit::workspace_binary(name)
 }
 
-/// `target/` of this workspace (or `CARGO_TARGET_DIR`).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
+pub use testkit::target_dir;
 
 /// One row of RELIABILITY.md.
 #[derive(Debug, Clone)]
@@ -446,92 +441,17 @@ pub fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-/// What a binary did with a bad configuration.
-#[derive(Debug)]
-pub struct ConfigOutcome {
-    pub code: Option<i32>,
-    pub stderr: String,
-    pub stdout: String,
-    /// It was still running after the guard (and was killed).
-    pub hung: bool,
-}
-
 /// Runs `binary` with a clean environment plus `env` and `args`, and waits (at most 10 s).
-pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> ConfigOutcome {
-    let dir = tempfile_dir();
-    let out = dir.join(format!("out-{}", rand::random::<u64>()));
-    let err = dir.join(format!("err-{}", rand::random::<u64>()));
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("OTEL_SDK_DISABLED", "true")
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .envs(env.iter().copied())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(&out).expect("stdout file"))
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("start binary");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (code, hung) = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break (status.code(), false);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let outcome = ConfigOutcome {
-        code,
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        hung,
-    };
-    let _ = std::fs::remove_file(out);
-    let _ = std::fs::remove_file(err);
-    outcome
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = target_dir().join("reliability").join("tmp");
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir
-}
-
-/// Checks one invalid-configuration case: non-zero exit, exactly one line on stderr naming
-/// `mention`, no panic, no hang. Returns a description of what is wrong, or `None`.
-pub fn check_config_case(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    mention: &str,
-) -> Option<String> {
-    let outcome = run_config_case(binary, args, env);
-    let stderr = outcome.stderr.trim();
-    let case = format!("{args:?} {env:?}");
-    if outcome.hung {
-        return Some(format!("{case}: still running after 10 s: {stderr}"));
-    }
-    let mut problems = Vec::new();
-    if outcome.code.unwrap_or(0) == 0 {
-        problems.push(format!("exit {:?} (want non-zero)", outcome.code));
-    }
-    if stderr.contains("panicked") || outcome.stdout.contains("panicked") {
-        problems.push("panicked".to_owned());
-    }
-    if stderr.lines().count() != 1 {
-        problems.push(format!("{} lines on stderr", stderr.lines().count()));
-    }
-    if !stderr
-        .to_ascii_lowercase()
-        .contains(&mention.to_ascii_lowercase())
-    {
-        problems.push(format!("does not name {mention:?}"));
-    }
-    (!problems.is_empty()).then(|| format!("{case}: {}; stderr: {stderr:?}", problems.join(", ")))
+pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> testkit::RunOutcome {
+    testkit::run_bounded(
+        Command::new(binary)
+            .env_clear()
+            .env("OTEL_SDK_DISABLED", "true")
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .args(args),
+        Duration::from_secs(10),
+    )
 }
 
 /// How a [`FakePigpio`] treats the next request.

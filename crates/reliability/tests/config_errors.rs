@@ -91,28 +91,12 @@ fn check_binary(service: &'static str, extra_env: &[(&str, &str)], specific: Vec
         all_env.extend(extra_env.iter().copied());
         all_env.extend(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let outcome = run_config_case(&bin, &args, &all_env);
-        let stderr = outcome.stderr.trim();
-        let mut wrong = Vec::new();
-        if outcome.hung {
-            wrong.push("still running after 10 s".to_owned());
-        } else if outcome.code != Some(2) {
-            wrong.push(format!("exit {:?}, want 2", outcome.code));
-        }
-        if stderr.contains("panicked") || outcome.stdout.contains("panicked") {
-            wrong.push("panicked".into());
-        }
-        if stderr.lines().count() != 1 {
-            wrong.push(format!("{} lines on stderr", stderr.lines().count()));
-        }
-        // `ROBOT_DRIVER` or its flag `--robot-driver` both name the setting.
-        let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
-        if !norm(stderr).contains(&norm(mention)) {
-            wrong.push(format!("does not name {mention:?}"));
-        }
+        let wrong = testkit::config_error_problems(&outcome, mention);
         if !wrong.is_empty() {
             problems.push(format!(
-                "{args:?} {env:?}: {}; stderr {stderr:?}",
-                wrong.join(", ")
+                "{args:?} {env:?}: {}; stderr {:?}",
+                wrong.join(", "),
+                outcome.stderr.trim()
             ));
         }
     }

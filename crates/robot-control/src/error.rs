@@ -35,7 +35,7 @@ pub enum Error {
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     #[error(transparent)]
-    Server(#[from] telemetry::ServeError),
+    Server(#[from] server::ServeError),
 }
 
 impl Error {

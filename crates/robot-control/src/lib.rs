@@ -55,15 +55,15 @@ pub fn router(state: AppState) -> Router {
         .merge(telemetry::ops_router(telemetry::always_ready))
 }
 
-/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), Error> {
-    let listener = telemetry::bind(config.listen_addr).await?;
-    serve(config, listener, telemetry::shutdown_signal()).await
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> std::net::SocketAddr {
+        self.listen_addr
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes; then refuses movement, stops every motor,
 /// turns every eye off, drains requests and makes sure again that everything is off.
-pub async fn serve(
+pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -77,7 +77,7 @@ pub async fn serve(
     });
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Server(telemetry::ServeError::Serve(e)))?;
+        .map_err(|e| Error::Server(server::ServeError::Serve(e)))?;
     tracing::info!(
         %addr,
         driver = config.driver.as_str(),
@@ -93,7 +93,7 @@ pub async fn serve(
             controller.shutdown().await;
         }
     };
-    let served = telemetry::serve_until(listener, router(state), signal)
+    let served = server::serve(listener, router(state), signal)
         .await
         .map_err(Error::from);
     // A command that was already in flight when the signal came may have run after the first

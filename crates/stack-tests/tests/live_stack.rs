@@ -4,8 +4,12 @@
 //! and a real Prometheus using deploy/prometheus/prometheus.yml (targets rewritten to loopback) and
 //! the real rule files; drives traffic with loadgen; then runs every PromQL expression of every
 //! Grafana dashboard panel through Prometheus's HTTP API and fails on any that errors or returns no
-//! data. Only panels of exporters that cannot run here (cAdvisor) are exempt, and they are listed.
-//! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
+//! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
+//! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
+//! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
+//! Every rule must evaluate without error. Finally it stops Redis and expects RedisDown to fire and
+//! reach Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the
+//! pager and held back by RedisDown.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -20,10 +24,17 @@ use testkit::{
     Prometheus, RedisServer, ServiceProcess, free_port, require_binary, workspace_binary,
 };
 
-/// Compose services that have no binary here; their scrape jobs are dropped and panels exempt.
+/// Compose services that have no binary here; the scrape jobs that target them are dropped.
 const NOT_RUNNABLE_HERE: [&str; 3] = ["cadvisor", "jaeger", "grafana"];
-/// A panel whose queries use only these metric prefixes needs an exporter that cannot run here.
-const NOT_RUNNABLE_METRICS: [&str; 1] = ["container_"];
+/// A panel whose queries use these metric prefixes needs something that cannot run here: the
+/// prefix, and why.
+const NOT_RUNNABLE_METRICS: [(&str, &str); 2] = [
+    ("container_", "cAdvisor: Docker only"),
+    (
+        "traces_span_metrics_",
+        "Jaeger's spanmetrics connector: no Jaeger binary here (deploy/check.sh checks the chain)",
+    ),
+];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -199,10 +210,80 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         panels.into_iter().partition(|q| q.expr.contains("ALERTS"));
     let (exempt, panels): (Vec<_>, Vec<_>) = panels
         .into_iter()
-        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|m| q.expr.contains(m)));
-    let exempt_titles: BTreeSet<String> = exempt.iter().map(|q| q.title.clone()).collect();
-    println!("exempt (cAdvisor cannot run here): {exempt_titles:#?}");
+        .partition(|q| NOT_RUNNABLE_METRICS.iter().any(|(m, _)| q.expr.contains(m)));
+    let exempt_titles: BTreeSet<String> = exempt
+        .iter()
+        .map(|q| {
+            let (_, why) = NOT_RUNNABLE_METRICS
+                .iter()
+                .find(|(m, _)| q.expr.contains(m))
+                .unwrap();
+            format!("{} ({why})", q.title)
+        })
+        .collect();
+    println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    assert_rules_healthy(&prometheus).await;
+
+    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them for a span ---------
+    let trace_to_metrics = trace_to_metrics_queries();
+    let variant = |suffix: &str| -> BTreeMap<String, PanelQuery> {
+        trace_to_metrics
+            .iter()
+            .filter_map(|q| {
+                let query = q.title.strip_suffix(suffix)?;
+                Some((query.to_owned(), q.clone()))
+            })
+            .collect()
+    };
+    let span_of_web = variant("_span_of_web_flask_equivalent");
+    let job_selected = variant("_job_selected");
+    let foreign_span = variant("_foreign_span");
+    assert!(
+        !span_of_web.is_empty()
+            && span_of_web.keys().eq(job_selected.keys())
+            && span_of_web.keys().eq(foreign_span.keys()),
+        "check_static.py dashboard-promql gave no (or uneven) trace-to-metrics queries: {trace_to_metrics:#?}"
+    );
+    // A span of web-flask-equivalent (which loadgen drives): its "Related metrics" return data...
+    let spans: Vec<PanelQuery> = span_of_web.values().cloned().collect();
+    assert_all_have_data(&prometheus, &spans, Duration::from_secs(30)).await;
+    // ...and they are that service's own: the same result as the query with its job written in, at one
+    // instant 3 s back (every 1 s scrape up to it is stored), once that instant has data. With every
+    // service in them the request rate would differ: the other services serve loadgen's requests too.
+    for (name, span) in &span_of_web {
+        let wanted = &job_selected[name];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (got, want) = loop {
+            let instant = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                - Duration::from_secs(3))
+            .as_secs_f64()
+            .to_string();
+            let want = query_at(&prometheus, &wanted.expr, &instant).await;
+            if want.as_array().is_some_and(|r| !r.is_empty()) {
+                break (query_at(&prometheus, &span.expr, &instant).await, want);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no data for {}",
+                wanted.expr
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert_eq!(
+            got, want,
+            "{name}: Grafana's query for a span of web-flask-equivalent\n  {}\ndoes not select that \
+             service's metrics, as\n  {}\ndoes",
+            span.expr, wanted.expr
+        );
+    }
+    // A span of a service that is not ours (no prometheus.job: Grafana's $__tags is ""): still valid PromQL.
+    for query in foreign_span.values() {
+        let data = prometheus.api("query", &[("query", &query.expr)]).await;
+        assert!(data["result"].is_array(), "{}: {}", query.title, query.expr);
+    }
 
     // --- Redis goes away: RedisDown fires and reaches Alertmanager --------------------------
     redis.kill();
@@ -230,14 +311,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let am_alerts = format!("http://{}/api/v2/alerts", alertmanager.addr());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let alerts: Value = client
-            .get(&am_alerts)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let alerts = get_json(&client, &am_alerts).await;
         if alerts
             .as_array()
             .unwrap()
@@ -261,7 +335,66 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+
+    // --- the 503s burn redis-counter's availability budget: the SLO page fires, reaches the
+    // pager receiver and is held back by RedisDown (its cause) -------------------------------
+    for _ in 0..200 {
+        let status = client
+            .get(format!("{}/", counter.url()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503);
+    }
+    let (client, am_alerts) = (&client, &am_alerts);
+    wait_for(
+        "redis-counter's availability page in Alertmanager, to the pager, held back by RedisDown",
+        Duration::from_secs(60),
+        move || async move {
+            let alerts = get_json(client, am_alerts).await;
+            let page = alerts.as_array().unwrap().iter().find(|a| {
+                a["labels"]["alertname"] == "AvailabilityErrorBudgetBurn"
+                    && a["labels"]["job"] == "redis-counter"
+                    && a["labels"]["severity"] == "page"
+            });
+            page.filter(|p| {
+                p["receivers"][0]["name"] == "page" && p["status"]["state"] == "suppressed"
+            })
+            .map(|_| ())
+            .ok_or(format!("{alerts}"))
+        },
+    )
+    .await;
     drop((loadgen, prober, robot, counter, web));
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every loaded rule has evaluated without error: promtool's checks cannot see runtime failures
+/// such as a join that matches many-to-many on real series.
+async fn assert_rules_healthy(prometheus: &Prometheus) {
+    let groups = prometheus.api("rules", &[]).await;
+    let broken: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["name"], r["labels"], r["health"], r["lastError"]
+            )
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "rules not evaluating cleanly:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// One Prometheus query of one panel, with template variables already substituted.
@@ -325,6 +458,40 @@ fn dashboard_queries() -> Vec<PanelQuery> {
         }
     }
     queries
+}
+
+/// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
+/// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
+/// web-flask-equivalent as Jaeger's v1 API hands it to Grafana, and for a span of a service that is
+/// not ours), plus each query with web-flask-equivalent's job written in; one implementation for
+/// check.sh and here.
+fn trace_to_metrics_queries() -> Vec<PanelQuery> {
+    let output = Command::new("python3")
+        .arg(repo("deploy/tests/check_static.py"))
+        .arg("dashboard-promql")
+        .output()
+        .expect("python3 (apt-get install -y python3 python3-yaml)");
+    assert!(
+        output.status.success(),
+        "check_static.py dashboard-promql failed (needs PyYAML: apt-get install -y python3-yaml):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rules: Yaml = serde_yaml::from_slice(&output.stdout).unwrap();
+    rules["groups"][0]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|rule| {
+            let record = rule["record"].as_str()?;
+            record
+                .starts_with("datasource:traces_to_metrics:")
+                .then(|| PanelQuery {
+                    dashboard: "datasources.yml".to_owned(),
+                    title: record.to_owned(),
+                    expr: rule["expr"].as_str().unwrap().to_owned(),
+                })
+        })
+        .collect()
 }
 
 fn collect_panels(panels: &Value, out: &mut Vec<Value>) {
@@ -424,6 +591,14 @@ async fn variable_values(prometheus: &Prometheus, variable: &Value) -> Vec<Strin
 }
 
 /// Polls until every query returns at least one sample; fails naming the empty or broken ones.
+/// An instant query's result vector at `time` (Unix seconds).
+async fn query_at(prometheus: &Prometheus, expr: &str, time: &str) -> Value {
+    prometheus
+        .api("query", &[("query", expr), ("time", time)])
+        .await["result"]
+        .clone()
+}
+
 async fn assert_all_have_data(prometheus: &Prometheus, queries: &[PanelQuery], timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
@@ -517,7 +692,17 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
     };
     let mut kept = BTreeSet::new();
     let scrape_configs = config["scrape_configs"].as_sequence_mut().unwrap();
-    scrape_configs.retain(|job| !NOT_RUNNABLE_HERE.contains(&job["job_name"].as_str().unwrap()));
+    // By target, not job name: jaeger-spanmetrics scrapes jaeger too.
+    let runnable = |job: &Yaml| {
+        job["static_configs"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["targets"].as_sequence().into_iter().flatten())
+            .filter_map(Yaml::as_str)
+            .all(|t| !NOT_RUNNABLE_HERE.contains(&t.rsplit_once(':').map_or(t, |(h, _)| h)))
+    };
+    scrape_configs.retain(runnable);
     for job in scrape_configs.iter_mut() {
         let name = job["job_name"].as_str().unwrap().to_owned();
         job.as_mapping_mut().unwrap().remove("scrape_interval");
@@ -539,7 +724,8 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
 }
 
 /// The real rule files, as `rules/<name>` (the path prometheus.yml loads), with RedisDown's
-/// `for` shortened in the copy so the test sees it fire within seconds.
+/// `for` shortened in the copy so the test sees it fire within seconds, and group intervals
+/// (the SLO groups' 30s) removed so every group runs at the test's 1 s evaluation interval.
 fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(repo("deploy/prometheus/rules")).unwrap() {
@@ -550,6 +736,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
         let mut rules: Yaml =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
             for rule in group["rules"].as_sequence_mut().unwrap() {
                 if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");

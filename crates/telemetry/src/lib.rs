@@ -1,34 +1,25 @@
-//! Observability for axum services in one init call and one tower layer.
+//! Observability for axum services: one `init` call and one tower layer.
 //!
-//! Every service in this workspace (and any axum service you copy this crate into) gets:
-//! OTLP traces (gRPC or http/protobuf, configured by the standard `OTEL_*` variables),
-//! RED metrics labelled by the matched route template, process metrics, JSON logs that carry
-//! `trace_id`/`span_id`, `/metrics` + `/healthz` + `/readyz`, and a shutdown signal that flushes spans.
+//! Every service gets OTLP traces (gRPC or http/protobuf, the standard `OTEL_*` variables), RED
+//! metrics labelled by the matched route template, process metrics, JSON logs that carry
+//! `trace_id`/`span_id`, and `/metrics` + `/healthz` + `/readyz`. What each name means is in
+//! docs/METRICS.md; why it is built this way in docs/ARCHITECTURE.md.
 //!
-//! ```no_run
-//! use axum::{Router, routing::get};
+//! Modules:
+//! - [`config`](TelemetryConfig): the `OTEL_*`, `RUST_LOG`, `LOG_FORMAT` settings, each bad value
+//!   a one-line error naming the variable.
+//! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted).
+//! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
+//!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
+//!   `instruments` + `exemplars`: the cached metric handles and the duration buckets' exemplars.
+//! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
+//!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
+//! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
+//! - `client_span`: the attributes HTTP client spans record from a response.
+//! - `logs`: JSON or pretty log lines with the current trace and span ids.
+//! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     // 1. Logs, traces and the Prometheus recorder, from the environment.
-//!     let _guard = telemetry::init(telemetry::TelemetryConfig::from_env(
-//!         env!("CARGO_PKG_NAME"),
-//!         env!("CARGO_PKG_VERSION"),
-//!     )?)?;
-//!     // 2. Your routes and the ops routes (/metrics, /healthz, /readyz: never measured),
-//!     //    then the HTTP layer LAST, so it also sees requests that match no route.
-//!     let app = Router::new()
-//!         .route("/hello/{name}", get(|| async { "hi\n" }))
-//!         .merge(telemetry::ops_router(telemetry::always_ready))
-//!         .layer(telemetry::HttpLayer::new());
-//!     // 3. Serve until SIGINT/SIGTERM, then drain requests; the guard flushes spans on drop.
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, app)
-//!         .with_graceful_shutdown(telemetry::shutdown_signal())
-//!         .await?;
-//!     Ok(())
-//! }
-//! ```
+//! Starting it, serving and exiting are the `server` crate's job.
 
 mod client_span;
 mod config;
@@ -43,9 +34,7 @@ mod ops;
 mod processor;
 mod propagation;
 mod redact;
-mod shutdown;
 mod span_attributes;
-mod startup;
 mod tracer;
 
 pub use client_span::{record_response, server_address};
@@ -64,10 +53,7 @@ pub use redact::{
     DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,
     redact_url,
 };
-pub use shutdown::{
-    DRAIN_TIMEOUT, ServeError, bind, flush_spans, serve, serve_until, shutdown_signal,
-};
-pub use startup::{exit_with, init_from_env, parse_args};
+pub use tracer::flush_spans;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;

@@ -91,11 +91,15 @@ pub(crate) fn install(
     Ok(Some(provider))
 }
 
-/// Exports buffered spans now; used on graceful shutdown. Blocks for at most a few seconds.
-pub(crate) fn flush() {
-    if let Some(provider) = PROVIDER.get() {
-        let _ = provider.force_flush();
-    }
+/// Exports every finished span now, without blocking the runtime (bounded by the exporter's
+/// timeout). For a process that prints a result after its work and wants the spans out first.
+pub async fn flush_spans() {
+    let _ = tokio::task::spawn_blocking(|| {
+        if let Some(provider) = PROVIDER.get() {
+            let _ = provider.force_flush();
+        }
+    })
+    .await;
 }
 
 fn sampler(config: SamplerConfig) -> Sampler {

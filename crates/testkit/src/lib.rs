@@ -5,17 +5,21 @@
 //! HTTP/protobuf, served here, decoding the OTLP protobuf). A missing binary is a test
 //! failure that names the `apt-get` line installing it, never a silent skip.
 
+mod exit;
+mod in_process;
 mod otlp;
 mod process;
 mod prometheus;
 mod redis;
 pub mod semconv;
 
+pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
+pub use in_process::{InProcessService, Shutdown};
 pub use otlp::{
     AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
     span_attribute,
 };
-pub use process::{ServiceProcess, free_port, require_binary, workspace_binary};
+pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
 pub use prometheus::{Prometheus, promtool_check_metrics};
 pub use redis::RedisServer;
 

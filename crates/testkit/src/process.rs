@@ -25,13 +25,17 @@ pub fn require_binary(name: &str, apt_package: &str) -> PathBuf {
     })
 }
 
+/// The workspace's `target/` (or `CARGO_TARGET_DIR`): built binaries, test artifacts, reports.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
 /// A binary of this workspace built by `cargo build` (for tests in other crates than its own,
 /// which cannot use `CARGO_BIN_EXE_*`).
 pub fn workspace_binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("debug").join(name);
+    let path = target_dir().join("debug").join(name);
     assert!(
         path.is_file(),
         "{} is missing: run `cargo build --bins` first (just test does)",

@@ -42,7 +42,7 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-lifecycle")
-            // As in Compose: exemplars scraped over OpenMetrics are kept and queryable.
+            // As docker-compose.yml runs it: exemplars link histogram buckets to trace ids.
             .arg("--enable-feature=exemplar-storage")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

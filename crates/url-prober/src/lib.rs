@@ -7,11 +7,13 @@
 //! drift, at most one per URL is in flight, and `/queryurl` answers from the latest results
 //! instead of probing inline. Each probe is a client span carrying `traceparent`.
 //!
-//! Modules: [`config`] (the YAML file), [`probe`] (one probe), [`scheduler`] (when probes run),
-//! [`results`] (latest results and per-URL series), [`routes`] (HTTP).
+//! Modules: [`config`] (the YAML file), [`redact`] (how a URL is shown without its secrets),
+//! [`probe`] (one probe), [`scheduler`] (when probes run), [`results`] (latest results and
+//! per-URL series), [`routes`] (HTTP).
 
 pub mod config;
 pub mod probe;
+pub mod redact;
 pub mod results;
 pub mod routes;
 pub mod scheduler;
@@ -21,8 +23,10 @@ pub use results::Registry;
 pub use routes::{AppState, router};
 pub use scheduler::Scheduler;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tokio::net::TcpListener;
 
 /// Configuration from flags or the environment.
 #[derive(Debug, Clone, clap::Parser)]
@@ -38,6 +42,10 @@ pub struct Config {
     /// `log_level`; reloaded on SIGHUP. Unset: probe the stack's services on 127.0.0.1.
     #[arg(long, env = "PROBER_CONFIG")]
     pub prober_config: Option<PathBuf>,
+    /// The probe configuration, once loaded by [`server::ServiceConfig::prepare`] (`run` loads it
+    /// itself when it is not).
+    #[arg(skip)]
+    pub probes: Option<ProberConfig>,
 }
 
 impl Config {
@@ -58,36 +66,53 @@ pub enum Error {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
     #[error(transparent)]
-    Server(#[from] telemetry::ServeError),
+    Server(#[from] server::ServeError),
 }
 
-/// Loads the probe configuration, then serves and probes until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), Error> {
-    let probes = config.load_probes()?;
-    run_with(config, probes).await
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// Loads the probe file first: an invalid one is a configuration error, and its `log_level`
+    /// is the default log filter when `RUST_LOG` is unset.
+    fn prepare(&mut self, telemetry: &mut telemetry::TelemetryConfig) -> Result<(), String> {
+        let probes = self.load_probes().map_err(|error| error.to_string())?;
+        if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) {
+            telemetry.log_filter = probes.log_level.filter();
+        }
+        self.probes = Some(probes);
+        Ok(())
+    }
 }
 
-/// Like [`run`] with an already loaded probe configuration (`main` loads it first, for
-/// `log_level`).
-pub async fn run_with(config: Config, probes: ProberConfig) -> Result<(), Error> {
+/// Probes on schedule and serves on `listener` until `shutdown` completes; SIGHUP reloads the
+/// probe file.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let probes = match config.probes.take() {
+        Some(probes) => probes,
+        None => config.load_probes()?,
+    };
     let client = probe::client().map_err(Error::Client)?;
-    let listener = telemetry::bind(config.listen_addr).await?;
     describe_metrics();
     let registry = Registry::new();
     let mut scheduler = Scheduler::new(client, registry.clone());
     scheduler.apply(&probes);
     tracing::info!(
-        addr = %config.listen_addr,
         urls = probes.targets.len(),
         interval_seconds = probes.interval.as_secs_f64(),
-        "listening and probing"
+        "probing"
     );
     let reloader = tokio::spawn(reload_on_sighup(
         config.prober_config.clone(),
         probes,
         scheduler,
     ));
-    let served = telemetry::serve(listener, router(AppState::new(registry))).await;
+    let served = server::serve(listener, router(AppState::new(registry)), shutdown).await;
     reloader.abort(); // drops the scheduler: every probe stops
     Ok(served?)
 }

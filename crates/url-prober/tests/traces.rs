@@ -35,7 +35,8 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
     let web = ServiceProcess::start(&web_bin, &otel).await;
-    // Credentials and a signature in the URL: the probe uses them, its span never shows them.
+    // Credentials and a signature in the URL: the probe uses them, its span shows the URL as the
+    // prober shows it everywhere (no userinfo, every query value redacted).
     let target = format!("http://user:secret@{}/?sig=SIGNATURE&page=1", web.addr());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prober.yml");
@@ -80,7 +81,7 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
     assert_eq!(
         span_attribute(&client, "url.full"),
         Some(format!(
-            "http://REDACTED:REDACTED@{}/?sig=REDACTED&page=1",
+            "http://{}/?sig=REDACTED&page=REDACTED",
             web.addr()
         ))
     );

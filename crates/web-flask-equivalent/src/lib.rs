@@ -8,9 +8,11 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::net::TcpListener;
 
 /// Seed 000's metric name, kept without `_total` on purpose (its dashboard query uses it).
 pub const VISITS_METRIC: &str = "hello_world_counter";
@@ -31,7 +33,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Server(#[from] telemetry::ServeError),
+    Server(#[from] server::ServeError),
 }
 
 /// Shared state: the visit count.
@@ -59,10 +61,18 @@ async fn visit(State(state): State<AppState>) -> String {
     format!("Visit number {n}\n")
 }
 
-/// Binds `config.listen_addr` and serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), Error> {
-    let listener = telemetry::bind(config.listen_addr).await?;
-    tracing::info!(addr = %config.listen_addr, "listening");
-    telemetry::serve(listener, router(AppState::default())).await?;
+impl server::ServiceConfig for Config {
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn run(
+    _config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    server::serve(listener, router(AppState::default()), shutdown).await?;
     Ok(())
 }

@@ -1,14 +1,25 @@
-//! The real binary on a free port: exact counting under concurrency, metrics, bad config.
+//! The service in-process on a free port (exact counting under concurrency, metrics), and the
+//! real binary where a process is the point (bad configuration ends it).
 
 use futures::future::join_all;
 use std::collections::HashSet;
-use testkit::{ServiceProcess, metric_value, promtool_check_metrics};
+use testkit::{InProcessService, metric_value, promtool_check_metrics};
+use web_flask_equivalent::Config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_web-flask-equivalent");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_visits_get_distinct_numbers_and_are_all_counted() {
-    let service = ServiceProcess::start(BIN.as_ref(), &[]).await;
+    let telemetry =
+        telemetry::TelemetryConfig::from_lookup("web-flask-equivalent", "test", |key| {
+            (key == "OTEL_SDK_DISABLED").then(|| "true".to_owned())
+        })
+        .expect("telemetry config");
+    let _guard = telemetry::init(telemetry).expect("telemetry");
+    let config = Config {
+        listen_addr: ([127, 0, 0, 1], 0).into(),
+    };
+    let service = InProcessService::start(config, web_flask_equivalent::run).await;
     let client = reqwest::Client::new();
     let answers = join_all((0..1000).map(|_| {
         let client = client.clone();
@@ -66,6 +77,7 @@ async fn a_thousand_concurrent_visits_get_distinct_numbers_and_are_all_counted()
         .iter()
         .filter(|p| !p.starts_with("hello_world_counter "))
         .collect();
+    service.stop().await.expect("stops cleanly on shutdown");
     assert!(
         unexpected.is_empty(),
         "promtool check metrics: {problems:#?}"
@@ -74,25 +86,19 @@ async fn a_thousand_concurrent_visits_get_distinct_numbers_and_are_all_counted()
 
 #[test]
 fn a_bad_listen_address_exits_with_one_line() {
-    let output = std::process::Command::new(BIN)
-        .env("LISTEN_ADDR", "not-an-address")
-        .output()
-        .expect("run binary");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let stderr = testkit::assert_config_error(
+        std::process::Command::new(BIN).env("LISTEN_ADDR", "not-an-address"),
+        "LISTEN_ADDR",
+    );
     assert!(stderr.contains("not-an-address"), "{stderr}");
 }
 
 #[test]
 fn a_bad_telemetry_variable_exits_with_one_line() {
-    let output = std::process::Command::new(BIN)
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
-        .output()
-        .expect("run binary");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{stderr}");
+    testkit::assert_config_error(
+        std::process::Command::new(BIN)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    );
 }
