@@ -175,18 +175,11 @@ async fn prometheus_parses_every_service_as_openmetrics_with_exemplars() {
         "an exemplar from every service",
         Duration::from_secs(30),
         || async move {
-            let data = p
-                .api(
-                    "query_exemplars",
-                    &[
-                        ("query", "http_server_request_duration_seconds_bucket"),
-                        ("start", &format!("{}", started - 60.0)),
-                        ("end", &format!("{}", unix_now() + 60.0)),
-                    ],
-                )
+            let stored = p
+                .exemplars("http_server_request_duration_seconds_bucket", started)
                 .await;
             let mut by_job: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for series in data.as_array().cloned().unwrap_or_default() {
+            for series in stored {
                 let job = series["seriesLabels"]["job"].as_str().unwrap().to_owned();
                 for exemplar in series["exemplars"].as_array().cloned().unwrap_or_default() {
                     let trace = exemplar["labels"]["trace_id"].as_str().unwrap().to_owned();

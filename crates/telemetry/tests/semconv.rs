@@ -43,22 +43,20 @@ fn text<'a>(span: &'a ExportedSpan, key: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     let receiver = OtlpHttpReceiver::start().await;
-    let endpoint = receiver.endpoint();
-    let _guard = telemetry::init(common::config(&[
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
-        (
-            "OTEL_RESOURCE_ATTRIBUTES",
-            "deployment.environment.name=staging,service.namespace=shop",
-        ),
-        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000"),
-        (
-            "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS",
-            "token",
-        ),
-    ]))
-    .expect("init");
+    let _guard = common::init_exporting_to(
+        &receiver,
+        &[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=staging,service.namespace=shop",
+            ),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000"),
+            (
+                "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS",
+                "token",
+            ),
+        ],
+    );
     let addr = spawn_router(app()).await;
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();

@@ -80,10 +80,7 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
     );
     assert_eq!(
         span_attribute(&client, "url.full"),
-        Some(format!(
-            "http://{}/?sig=REDACTED&page=REDACTED",
-            web.addr()
-        ))
+        Some(format!("http://{}/?sig=REDACTED&page=REDACTED", web.addr()))
     );
     HTTP_CLIENT.assert_followed(
         &client.attributes,
