@@ -79,16 +79,18 @@ compose_cmd() {
 # --- the checks ---------------------------------------------------------------------------------
 
 compose_schema() { need "$VENV/bin/check-jsonschema" && "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml; }
-# GRAFANA_ADMIN_PASSWORD is required (no default); every other variable has a default in the file.
-compose_config() { GRAFANA_ADMIN_PASSWORD=check-only compose_cmd -f docker-compose.yml config -q; }
-# Without GRAFANA_ADMIN_PASSWORD Compose must refuse to start, naming the variable.
-compose_password_required() {
+# The variables Compose requires (no default in the file), with placeholders for these checks;
+# every other variable has a default in the file.
+REQUIRED_VARIABLES=(GRAFANA_ADMIN_PASSWORD=check-only ROBOT_TOKEN=check-only-robot-token)
+compose_config() { env "${REQUIRED_VARIABLES[@]}" bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q"; }
+# Without a required variable Compose must refuse to start, naming the variable.
+compose_requires() { # VARIABLE
   local output
-  if output=$(env -u GRAFANA_ADMIN_PASSWORD bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q" 2>&1); then
-    echo "   docker-compose config succeeded without GRAFANA_ADMIN_PASSWORD" >&2
+  if output=$(env "${REQUIRED_VARIABLES[@]}" bash -c "unset $1; $(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q" 2>&1); then
+    echo "   docker-compose config succeeded without $1" >&2
     return 1
   fi
-  grep -q GRAFANA_ADMIN_PASSWORD <<<"$output" || { echo "   no message naming GRAFANA_ADMIN_PASSWORD: $output" >&2; return 1; }
+  grep -q "$1" <<<"$output" || { echo "   no message naming $1: $output" >&2; return 1; }
 }
 # The host bindings as Compose resolves them: defaults, BIND_ADDR=0.0.0.0, every port variable set.
 compose_ports() {
@@ -96,7 +98,7 @@ compose_ports() {
   local scenario vars status=0
   for scenario in default lan custom; do
     mapfile -t vars < <("$PY" deploy/tests/check_static.py port-scenario "$scenario")
-    env -u BIND_ADDR GRAFANA_ADMIN_PASSWORD=check-only "${vars[@]}" \
+    env -u BIND_ADDR "${REQUIRED_VARIABLES[@]}" "${vars[@]}" \
       bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config" >"$TMP/compose-$scenario.yml" || return 1
     "$PY" deploy/tests/check_static.py ports "$scenario" <"$TMP/compose-$scenario.yml" || status=1
   done
@@ -155,7 +157,8 @@ k8s_validate() {
 
 check "compose: compose-spec schema (check-jsonschema)" compose_schema
 check "compose: docker-compose config -q" compose_config
-check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_password_required
+check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_requires GRAFANA_ADMIN_PASSWORD
+check "compose: ROBOT_TOKEN is required, with a message" compose_requires ROBOT_TOKEN
 check "compose: health checks, pinned images, service_healthy ordering, no lifecycle API, cAdvisor" static compose
 check "compose: publishes only what a person opens, on 127.0.0.1, each port a variable" compose_ports
 check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger

@@ -27,6 +27,8 @@ ORDER = [
     "prober-hostile-targets",
     "prober-secret-redaction",
     "pigpio-daemon-dies-mid-command",
+    "browser-cross-site",
+    "dns-rebinding",
     "fuzz-http",
     "body-limit",
     "cardinality",

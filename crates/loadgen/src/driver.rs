@@ -228,6 +228,9 @@ async fn exchange(
     let mut builder = client
         .request(request.method.clone(), &request.url)
         .timeout(timeout);
+    if let Some(bearer) = &request.bearer {
+        builder = builder.bearer_auth(bearer.token());
+    }
     if let Some(body) = request.body {
         builder = builder
             .header(reqwest::header::CONTENT_TYPE, "application/json")

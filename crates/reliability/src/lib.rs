@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// A hang guard for one request: an answer later than this is a hang, not slowness.
 pub const HANG_GUARD: Duration = Duration::from_secs(10);
 
+/// The `ROBOT_TOKEN` the suite starts robot-control with; requests that move a robot send it as
+/// a bearer token, as a script would.
+pub const ROBOT_TOKEN: &str = "reliability-suite-robot-token";
+
 /// True when `RELIABILITY_SOAK=1` (the `just soak` run).
 pub fn soak() -> bool {
     std::env::var("RELIABILITY_SOAK").is_ok_and(|v| v == "1" || v == "true")
@@ -452,126 +456,4 @@ pub fn run_config_case(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> te
             .args(args),
         Duration::from_secs(10),
     )
-}
-
-/// How a [`FakePigpio`] treats the next request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PigpioMode {
-    /// Answer every request with success (`cmd, p1, p2, 0`).
-    Answer = 0,
-    /// Read the next request, then vanish: close the listener and every connection unanswered
-    /// (the daemon died in the middle of a command).
-    DieMidCommand = 1,
-}
-
-/// A TCP server speaking the pigpio socket protocol (16-byte requests `cmd p1 p2 p3`, 16-byte
-/// answers `cmd p1 p2 res`, little-endian), recording every request.
-pub struct FakePigpio {
-    pub addr: SocketAddr,
-    requests: Arc<std::sync::Mutex<Vec<[u8; 16]>>>,
-    mode: Arc<std::sync::atomic::AtomicU8>,
-    tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
-    died: Arc<tokio::sync::Notify>,
-}
-
-impl FakePigpio {
-    pub async fn start() -> Self {
-        Self::start_on("127.0.0.1:0".parse().expect("addr")).await
-    }
-
-    /// Starts on `addr` (e.g. the address of a daemon that died: it came back).
-    pub async fn start_on(addr: SocketAddr) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket.bind(addr).expect("bind fake pigpio");
-        let listener = socket.listen(64).expect("listen");
-        let addr = listener.local_addr().expect("addr");
-        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mode = Arc::new(std::sync::atomic::AtomicU8::new(PigpioMode::Answer as u8));
-        let tasks: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let died = Arc::new(tokio::sync::Notify::new());
-        let accept = {
-            let (requests, mode, tasks, died) =
-                (requests.clone(), mode.clone(), tasks.clone(), died.clone());
-            tokio::spawn(async move {
-                while let Ok((mut stream, _)) = listener.accept().await {
-                    let (requests, mode, died) = (requests.clone(), mode.clone(), died.clone());
-                    let connection = tokio::spawn(async move {
-                        let mut request = [0u8; 16];
-                        while stream.read_exact(&mut request).await.is_ok() {
-                            requests.lock().expect("lock").push(request);
-                            if mode.load(Ordering::SeqCst) == PigpioMode::DieMidCommand as u8 {
-                                died.notify_one();
-                                std::future::pending::<()>().await;
-                            }
-                            let mut response = request;
-                            response[12..16].copy_from_slice(&0i32.to_le_bytes());
-                            if stream.write_all(&response).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    tasks.lock().expect("lock").push(connection.abort_handle());
-                }
-            })
-        };
-        tasks.lock().expect("lock").push(accept.abort_handle());
-        Self {
-            addr,
-            requests,
-            mode,
-            tasks,
-            died,
-        }
-    }
-
-    pub fn set_mode(&self, mode: PigpioMode) {
-        self.mode.store(mode as u8, Ordering::SeqCst);
-    }
-
-    /// Waits until a request arrived in [`PigpioMode::DieMidCommand`], then closes everything.
-    pub async fn die_mid_command(&self) {
-        self.set_mode(PigpioMode::DieMidCommand);
-        self.died.notified().await;
-        self.stop().await;
-    }
-
-    /// Closes the listener and every connection (the daemon went away).
-    pub async fn stop(&self) {
-        for task in self.tasks.lock().expect("lock").drain(..) {
-            task.abort();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    pub fn requests(&self) -> Vec<[u8; 16]> {
-        self.requests.lock().expect("lock").clone()
-    }
-
-    pub fn clear(&self) {
-        self.requests.lock().expect("lock").clear();
-    }
-}
-
-impl Drop for FakePigpio {
-    fn drop(&mut self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
-        }
-    }
-}
-
-/// pigpio command WRITE (gpio, level).
-pub const PIGPIO_WRITE: u32 = 4;
-
-/// The 16 bytes of a pigpio request `cmd, p1, p2, 0`.
-pub fn pigpio_request(cmd: u32, p1: u32, p2: u32) -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    bytes[0..4].copy_from_slice(&cmd.to_le_bytes());
-    bytes[4..8].copy_from_slice(&p1.to_le_bytes());
-    bytes[8..12].copy_from_slice(&p2.to_le_bytes());
-    bytes
 }

@@ -46,6 +46,9 @@ fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
 }
 
+/// robot-control's token, which loadgen sends so its robot commands are accepted.
+const ROBOT_TOKEN: &str = "live-stack-robot-token";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     // --- the real parts --------------------------------------------------------------------
@@ -58,7 +61,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     .await;
     let robot = ServiceProcess::start(
         &workspace_binary("robot-control"),
-        &[("ROBOT_DRIVER", "sim")],
+        &[("ROBOT_DRIVER", "sim"), ("ROBOT_TOKEN", ROBOT_TOKEN)],
     )
     .await;
     let prober_dir = tempfile::tempdir().unwrap();
@@ -86,6 +89,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
             ("LOADGEN_REDIS_URL", &counter.url()),
             ("LOADGEN_ROBOT_URL", &robot.url()),
             ("LOADGEN_PROBER_URL", &prober.url()),
+            ("ROBOT_TOKEN", ROBOT_TOKEN),
         ],
     )
     .await;

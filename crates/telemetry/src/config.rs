@@ -348,9 +348,12 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, Telemet
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_owned(), percent_decode(v.trim())))
-            }
+            Some((k, v)) if !k.trim().is_empty() => Ok((
+                k.trim().to_owned(),
+                percent_encoding::percent_decode_str(v.trim())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )),
             _ => Err(TelemetryError::invalid(
                 "OTEL_RESOURCE_ATTRIBUTES",
                 raw,
@@ -358,25 +361,6 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, Telemet
             )),
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

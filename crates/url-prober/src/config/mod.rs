@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn urls_are_shown_without_their_secrets_and_debug_shows_none() {
         let config = parse(
-            "urls:\n  - url: 'http://u:pw-s3cr3t@a/x?token=qv-s3cr3t&flag#frag-s3cr3t'\n    headers: {X-Api-Key: hv-s3cr3t}\n",
+            "urls:\n  - url: 'http://u:pw-s3cr3t@a/x?token=qv-s3cr3t&flag#frag-s3cr3t'\n    headers: {X-Api-Key: hv-s3cr3t}\n", // secrets-check: allow (test fixture)
         )
         .unwrap();
         let target = &config.targets[0];
@@ -340,11 +340,11 @@ mod tests {
         for text in [
             "urls: [{url: http://a/, headers: 'Authorization: Bearer s3cr3t'}]\n",
             "urls: [{url: http://a/, headers: {Authorization: [s3cr3t]}}]\n",
-            "urls: [{url: http://a/, timeout_in_seconds: 'http://u:s3cr3t@a/ \\\" s3cr3t'}]\n",
-            "urls: ['http://u:pw-s3cr3t@a:99999/?t=qv-s3cr3t']\n",
-            "urls: ['ftp://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n",
-            "urls:\n  - http://u:pw-s3cr3t@a/?t=qv-s3cr3t\n   - http://b/\n",
-            "urls: ['http://u:pw-s3cr3t@a/?t=qv-s3cr3t', 'http://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n",
+            "urls: [{url: http://a/, timeout_in_seconds: 'http://u:s3cr3t@a/ \\\" s3cr3t'}]\n", // secrets-check: allow (test fixture)
+            "urls: ['http://u:pw-s3cr3t@a:99999/?t=qv-s3cr3t']\n", // secrets-check: allow (test fixture)
+            "urls: ['ftp://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n", // secrets-check: allow (test fixture)
+            "urls:\n  - http://u:pw-s3cr3t@a/?t=qv-s3cr3t\n   - http://b/\n", // secrets-check: allow (test fixture)
+            "urls: ['http://u:pw-s3cr3t@a/?t=qv-s3cr3t', 'http://u:pw-s3cr3t@a/?t=qv-s3cr3t']\n", // secrets-check: allow (test fixture)
             "urls: ['http://a/?t=qv-s3cr3t', 'http://a/?t=qv-s3cr3t-2']\n",
         ] {
             let error = parse(text).expect_err(text).to_string();
