@@ -8,7 +8,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_semantic_conventions::resource as semconv;
 use std::sync::OnceLock;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -113,21 +115,47 @@ fn sampler(config: SamplerConfig) -> Sampler {
     }
 }
 
+/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
+/// then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except `service.name`.
 fn resource(config: &TelemetryConfig) -> Resource {
     let mut attributes = vec![
-        KeyValue::new("service.version", config.service_version.clone()),
-        KeyValue::new("telemetry.sdk.name", "opentelemetry"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new(semconv::SERVICE_VERSION, config.service_version.clone()),
+        KeyValue::new(semconv::SERVICE_INSTANCE_ID, instance_id()),
     ];
+    if let Some(host) = gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|h| !h.is_empty())
+    {
+        attributes.push(KeyValue::new(semconv::HOST_NAME, host));
+    }
     attributes.extend(
         config
             .resource_attributes
             .iter()
-            .filter(|(k, _)| k != "service.name")
+            .filter(|(k, _)| k != semconv::SERVICE_NAME)
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
     );
     Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
         .with_service_name(config.service_name.clone())
         .with_attributes(attributes)
         .build()
+}
+
+/// `service.instance.id`: a random UUID (version 4), new for every process, so two replicas of
+/// a service are two instances in Jaeger, as the semantic conventions recommend.
+fn instance_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
