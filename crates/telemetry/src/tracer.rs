@@ -117,10 +117,18 @@ fn sampler(config: SamplerConfig) -> Sampler {
 
 /// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
 /// then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except `service.name`.
+/// Resource attribute naming the Prometheus job of this service (not a semantic convention).
+pub(crate) const PROMETHEUS_JOB: &str = "prometheus.job";
+
 fn resource(config: &TelemetryConfig) -> Resource {
     let mut attributes = vec![
         KeyValue::new(semconv::SERVICE_VERSION, config.service_version.clone()),
         KeyValue::new(semconv::SERVICE_INSTANCE_ID, instance_id()),
+        // The Prometheus job of this service's metrics (job = service name = crate name). Grafana's
+        // trace -> metrics links map it to the job label: Jaeger's v1 API, which Grafana's Jaeger
+        // datasource reads, turns service.name into the process's serviceName, not a tag Grafana
+        // sees (docs/ARCHITECTURE.md, "Trace to metrics"). OTEL_RESOURCE_ATTRIBUTES may override it.
+        KeyValue::new(PROMETHEUS_JOB, config.service_name.clone()),
     ];
     if let Some(host) = gethostname::gethostname()
         .into_string()
@@ -158,4 +166,40 @@ fn instance_id() -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::{Key, Value};
+
+    fn config(vars: &[(&str, &str)]) -> TelemetryConfig {
+        TelemetryConfig::from_lookup("web-flask-equivalent", "0.1.0", |key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("valid config")
+    }
+
+    #[test]
+    fn resource_carries_the_prometheus_job_beside_the_service_name() {
+        let default = resource(&config(&[]));
+        assert_eq!(
+            default.get(&Key::new("service.name")),
+            Some(Value::from("web-flask-equivalent"))
+        );
+        assert_eq!(
+            default.get(&Key::new(PROMETHEUS_JOB)),
+            Some(Value::from("web-flask-equivalent"))
+        );
+        // OTEL_RESOURCE_ATTRIBUTES may name another job (a Prometheus scraping under other names).
+        let renamed = resource(&config(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "prometheus.job=web",
+        )]));
+        assert_eq!(
+            renamed.get(&Key::new(PROMETHEUS_JOB)),
+            Some(Value::from("web"))
+        );
+    }
 }
