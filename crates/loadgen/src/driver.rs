@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
@@ -207,7 +208,7 @@ async fn send(
 }
 
 /// A root client span with the HTTP semantic conventions' request attributes.
-fn request_span(request: &PlannedRequest) -> tracing::Span {
+pub(crate) fn request_span(request: &PlannedRequest) -> tracing::Span {
     let url = reqwest::Url::parse(&request.url).ok();
     tracing::info_span!(
         parent: None,
@@ -215,12 +216,15 @@ fn request_span(request: &PlannedRequest) -> tracing::Span {
         otel.name = request.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = request.method.as_str(),
-        url.full = request.url.as_str(),
-        server.address = url.as_ref().and_then(|u| u.host_str()).unwrap_or_default(),
-        server.port = url.as_ref().and_then(reqwest::Url::port_or_known_default),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = request.method.as_str(),
+        { semconv::URL_FULL } = telemetry::redact_url(&request.url),
+        { semconv::SERVER_ADDRESS } = url.as_ref().map(telemetry::server_address).unwrap_or_default(),
+        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default).map(i64::from),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
         loadgen.target = request.target,
     )
 }
@@ -251,6 +255,7 @@ async fn exchange(
             .body(body);
     }
     let response = builder.inject_context().send().await?;
+    telemetry::record_response(&tracing::Span::current(), &response);
     let status = response.status().as_u16();
     response.bytes().await?;
     Ok(status)
@@ -264,9 +269,8 @@ fn status_label(
 ) -> String {
     match result {
         Ok(code) => {
-            span.record("http.response.status_code", code);
             if code >= 400 {
-                span.record("error.type", code.to_string());
+                span.record(semconv::ERROR_TYPE, code.to_string());
                 span.record("otel.status_code", "ERROR");
             }
             code.to_string()
@@ -279,7 +283,7 @@ fn status_label(
             } else {
                 "error"
             };
-            span.record("error.type", kind);
+            span.record(semconv::ERROR_TYPE, kind);
             span.record("otel.status_code", "ERROR");
             tracing::debug!(parent: span, url = %request.url, %error, "request failed");
             TRANSPORT_ERROR.to_owned()

@@ -17,6 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -127,17 +128,28 @@ struct KeyState {
 /// The UI key of one robot-control, read from its page when first needed and again after a
 /// refusal, at most once per interval. One read at a time: requests that need the key meanwhile
 /// wait for it instead of reading the page too.
-#[derive(Debug)]
 pub struct UiKeySource {
     page_url: String,
+    /// `page_url` as logs show it (no userinfo, query values redacted).
+    shown_url: String,
     state: tokio::sync::Mutex<KeyState>,
+}
+
+impl fmt::Debug for UiKeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UiKeySource")
+            .field("page", &self.shown_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UiKeySource {
     /// The key of the UI page at `robot_url` (the base URL), read at most once per `refresh`.
     pub fn new(robot_url: &str, refresh: Duration) -> Self {
+        let page_url = format!("{}/", robot_url.trim_end_matches('/'));
         Self {
-            page_url: format!("{}/", robot_url.trim_end_matches('/')),
+            shown_url: telemetry::redact_url(&page_url),
+            page_url,
             state: tokio::sync::Mutex::new(KeyState {
                 key: None,
                 gate: ReadGate {
@@ -168,19 +180,18 @@ impl UiKeySource {
         }
     }
 
-    /// GETs the UI page in its own client span and takes the key out of it.
+    /// GETs the UI page in its own client span (shaped like every other request's) and takes
+    /// the key out of it.
     async fn read(&self, client: &reqwest::Client, timeout: Duration) -> Option<UiKey> {
-        let span = tracing::info_span!(
-            parent: None,
-            "GET",
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = "GET",
-            url.full = self.page_url.as_str(),
-            http.response.status_code = tracing::field::Empty,
-            loadgen.target = "robot-control",
-            loadgen.purpose = "read the robot UI key",
-        );
+        let page_request = crate::plan::PlannedRequest {
+            target: "robot-control",
+            method: reqwest::Method::GET,
+            url: self.page_url.clone(),
+            path: "/",
+            body: None,
+            credential: None,
+        };
+        let span = crate::driver::request_span(&page_request);
         let read = async {
             let response = client
                 .get(&self.page_url)
@@ -188,21 +199,26 @@ impl UiKeySource {
                 .inject_context()
                 .send()
                 .await?;
+            telemetry::record_response(&tracing::Span::current(), &response);
             let status = response.status();
-            tracing::Span::current().record("http.response.status_code", status.as_u16());
             Ok::<_, reqwest::Error>((status, response.text().await?))
         };
-        match read.instrument(span.clone()).await {
+        let outcome = read.instrument(span.clone()).await;
+        let failed = |error_type: &str| {
+            span.record(semconv::ERROR_TYPE, error_type);
+            span.record("otel.status_code", "ERROR");
+        };
+        match outcome {
             Ok((status, page)) if status.is_success() => {
                 let key = key_in_page(&page);
                 if key.is_none() {
-                    span.record("otel.status_code", "ERROR");
-                    tracing::warn!(url = %self.page_url, "robot-control's UI page has no robot-ui-key tag: robot commands will be refused");
+                    failed("no_ui_key");
+                    tracing::warn!(url = %self.shown_url, "robot-control's UI page has no robot-ui-key tag: robot commands will be refused");
                 }
                 key
             }
             Ok((status, _)) => {
-                span.record("otel.status_code", "ERROR");
+                failed(status.as_str());
                 let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
                     ": robot-control requires ROBOT_TOKEN; give loadgen the same"
                 } else if status == reqwest::StatusCode::FORBIDDEN {
@@ -210,12 +226,16 @@ impl UiKeySource {
                 } else {
                     ""
                 };
-                tracing::warn!(url = %self.page_url, %status, "cannot read robot-control's UI key{hint}");
+                tracing::warn!(url = %self.shown_url, %status, "cannot read robot-control's UI key{hint}");
                 None
             }
             Err(error) => {
-                span.record("otel.status_code", "ERROR");
-                tracing::warn!(url = %self.page_url, %error, "cannot read robot-control's UI key");
+                failed(if error.is_timeout() {
+                    "timeout"
+                } else {
+                    "error"
+                });
+                tracing::warn!(url = %self.shown_url, %error, "cannot read robot-control's UI key");
                 None
             }
         }

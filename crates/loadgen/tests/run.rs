@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as a;
+use testkit::semconv::HTTP_CLIENT;
 use testkit::{ExportedSpan, OtlpGrpcReceiver, free_port, metric_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
@@ -196,6 +198,24 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
         .await;
     assert_eq!(client_spans(&spans), 48, "one client span per request");
     assert!(spans.iter().any(|s| s.name == "POST"));
+    // Every client span follows the HTTP client conventions; failures carry error.type.
+    for span in spans.iter().filter(|s| s.kind == "SPAN_KIND_CLIENT") {
+        let failed = span
+            .attribute(a::HTTP_RESPONSE_STATUS_CODE)
+            .and_then(testkit::AttributeValue::as_int)
+            .is_some_and(|code| code >= 400);
+        let mut exempt = vec![
+            (
+                a::HTTP_REQUEST_METHOD_ORIGINAL,
+                "GET and POST are known methods",
+            ),
+            (a::HTTP_REQUEST_RESEND_COUNT, "loadgen never resends"),
+        ];
+        if !failed {
+            exempt.push((a::ERROR_TYPE, "the request succeeded"));
+        }
+        HTTP_CLIENT.assert_followed(&span.attributes, &exempt);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

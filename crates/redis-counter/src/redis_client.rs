@@ -21,6 +21,7 @@ use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
 use deadpool_redis::{Manager, Pool, PoolError, Runtime, TimeoutType, Timeouts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as semconv;
 use tracing::Instrument;
 
 /// How long and how often the client tries before giving up on a request.
@@ -57,6 +58,8 @@ pub struct RedisClient {
     pool: Pool,
     target: Arc<RedisTarget>,
     policy: Arc<RetryPolicy>,
+    /// The server is addressed by an IP address, which is then also the connection's peer.
+    peer_is_server: bool,
 }
 
 impl std::fmt::Debug for RedisClient {
@@ -87,6 +90,7 @@ impl RedisClient {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Self {
             pool,
+            peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
             target: Arc::new(target),
             policy: Arc::new(policy),
         })
@@ -101,12 +105,12 @@ impl RedisClient {
     pub async fn incr(&self, key: &str) -> Result<i64, Error> {
         let mut cmd = redis::cmd("INCR");
         cmd.arg(key);
-        self.query("INCR", &cmd).await
+        self.query("INCR", "INCR ?", &cmd).await
     }
 
     /// `PING`, for `/readyz`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.query::<String>("PING", &redis::cmd("PING"))
+        self.query::<String>("PING", "PING", &redis::cmd("PING"))
             .await
             .map(|_| ())
     }
@@ -121,25 +125,43 @@ impl RedisClient {
 
     /// Runs one command inside a client span, measured. Commands issued outside any span (the
     /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
+    ///
+    /// `query_text` is the command as the conventions' `db.query.text` wants it: literal values
+    /// replaced by `?`, so no key or value reaches a span.
     async fn query<T: FromRedisValue>(
         &self,
         operation: &'static str,
+        query_text: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
         let span = if !telemetry::in_trace() {
             tracing::Span::none()
         } else {
+            // The Redis client span of the database semantic conventions. `db.namespace` is the
+            // database index the connection was opened with (the pool never sends SELECT).
             tracing::info_span!(
                 "redis command",
                 otel.name = operation,
                 otel.kind = "client",
                 otel.status_code = tracing::field::Empty,
-                db.system.name = "redis",
-                db.operation.name = operation,
-                db.namespace = self.target.info.redis_settings().db().to_string(),
-                server.address = self.target.server_address.as_str(),
-                server.port = self.target.server_port.map(i64::from),
-                error.type = tracing::field::Empty,
+                { semconv::DB_SYSTEM_NAME } = "redis",
+                { semconv::DB_OPERATION_NAME } = operation,
+                { semconv::DB_NAMESPACE } = self.target.info.redis_settings().db().to_string(),
+                { semconv::DB_QUERY_TEXT } = query_text,
+                { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
+                { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
+                // The peer is the server itself when it is addressed by IP (no DNS in between);
+                // the pooled connection does not expose its socket otherwise.
+                { semconv::NETWORK_PEER_ADDRESS } = self
+                    .peer_is_server
+                    .then_some(self.target.server_address.as_str()),
+                { semconv::NETWORK_PEER_PORT } = self
+                    .target
+                    .server_port
+                    .filter(|_| self.peer_is_server)
+                    .map(i64::from),
+                { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+                { semconv::ERROR_TYPE } = tracing::field::Empty,
             )
         };
         let start = Instant::now();
@@ -150,9 +172,23 @@ impl RedisClient {
         let outcome = if result.is_ok() { "ok" } else { "error" };
         metrics::histogram!(REDIS_COMMAND_DURATION, "command" => operation, "outcome" => outcome)
             .record(start.elapsed().as_secs_f64());
-        if let Err(Error::Redis { kind, .. }) = &result {
+        if let Err(Error::Redis {
+            kind,
+            response_code,
+            ..
+        }) = &result
+        {
             span.record("otel.status_code", "ERROR");
-            span.record("error.type", kind.as_str());
+            // The conventions: `error.type` matches the error reply's prefix when there is one.
+            match response_code {
+                Some(code) => {
+                    span.record(semconv::DB_RESPONSE_STATUS_CODE, code.as_str());
+                    span.record(semconv::ERROR_TYPE, code.as_str());
+                }
+                None => {
+                    span.record(semconv::ERROR_TYPE, kind.as_str());
+                }
+            }
         }
         self.record_pool_status();
         result
@@ -234,6 +270,7 @@ impl RedisClient {
                 applied: Applied::Unknown,
                 transient: true,
                 detail: format!("no reply within {:?}", self.policy.command_timeout),
+                response_code: None,
             }),
         }
     }
@@ -262,6 +299,7 @@ impl RedisClient {
             applied: Applied::No,
             transient: true,
             detail: self.target.scrub(detail),
+            response_code: None,
         }
     }
 
@@ -286,6 +324,7 @@ impl RedisClient {
             applied,
             transient,
             detail: self.target.scrub(error.to_string()),
+            response_code: error.code().map(str::to_owned),
         }
     }
 }

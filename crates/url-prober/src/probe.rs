@@ -17,6 +17,7 @@ use reqwest::{StatusCode, Url};
 use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tracing::Instrument;
 
 /// The body is read and discarded (so a slow body counts against the timeout); a body longer
@@ -93,18 +94,24 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 /// Probes `target` once. Never fails: every problem is an [`Outcome`] that is not up.
 pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     let url = &target.request_url;
+    // The HTTP client span of the semantic conventions; `url.full` in its shown form (no
+    // userinfo, every query value redacted), like everything else the prober shows.
     let span = tracing::info_span!(
         parent: None,
         "probe",
         otel.name = target.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = target.method.as_str(),
-        url.full = target.url.as_str(),
-        server.address = url.host_str().unwrap_or_default(),
-        server.port = url.port_or_known_default(),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = target.method.as_str(),
+        { semconv::URL_FULL } = target.url.as_str(),
+        { semconv::SERVER_ADDRESS } = telemetry::server_address(url),
+        { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_RESEND_COUNT } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
     );
     let checked_at = SystemTime::now();
     let started = Instant::now();
@@ -149,15 +156,12 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     .await;
     let (result, status, error) = outcome;
     let elapsed = started.elapsed();
-    if let Some(status) = status {
-        span.record("http.response.status_code", status);
-    }
     if result != ResultKind::Up {
         let error_type = match (result, status) {
             (ResultKind::UnexpectedStatus, Some(status)) => status.to_string(),
             _ => result.as_str().to_owned(),
         };
-        span.record("error.type", error_type);
+        span.record(semconv::ERROR_TYPE, error_type);
         span.record("otel.status_code", "ERROR");
     }
     tracing::debug!(parent: &span, url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
@@ -216,6 +220,15 @@ async fn exchange(client: &reqwest::Client, target: &Target) -> Result<Response,
             let _ = url.set_password(configured.password());
         }
     };
+    let span = tracing::Span::current();
+    telemetry::record_response(&span, &response);
+    if redirects > 0 {
+        // The conventions count redirects as resends.
+        span.record(
+            semconv::HTTP_REQUEST_RESEND_COUNT,
+            i64::try_from(redirects).unwrap_or(i64::MAX),
+        );
+    }
     let status = response.status().as_u16();
     let mut read = 0usize;
     while let Some(chunk) = response.chunk().await? {

@@ -5,7 +5,8 @@
 //! rather than through the global `metrics` recorder because that recorder cannot forget a
 //! series: when a config reload removes a URL, its series must disappear from `/metrics` (an
 //! `up` gauge frozen at its last value would keep an alert firing for a URL nobody probes).
-//! The text is appended to the telemetry crate's exposition on `/metrics`.
+//! `/metrics` appends them through the telemetry crate's exposition hook (`ops_router_with`),
+//! which also converts them to OpenMetrics when the scraper asks for it.
 
 use crate::config::Target;
 use crate::probe::{Outcome, ResultKind};
