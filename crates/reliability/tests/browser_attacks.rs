@@ -523,9 +523,8 @@ async fn with_a_token_only_the_logged_in_ui_moves_the_robots() {
     );
 
     // 2. With the login in the URL: the UI loads and drives both robots by clicks.
-    browser
-        .goto(&format!("http://me:{TOKEN}@robot.test:{port}/"))
-        .await;
+    let logged_in = format!("http://me:{TOKEN}@robot.test:{port}/"); // secrets-check: allow (test fixture)
+    browser.goto(&logged_in).await;
     assert!(has_ui().await, "the UI with the login");
     scene.drive_both_from_the_ui(&browser).await;
 
