@@ -60,6 +60,7 @@ async fn loadgen_drives_the_robots_with_the_ui_key_and_recovers_after_a_restart(
     .await;
     let summary = loadgen.summary().await;
     let refused = robot_answers(&summary, "403");
+    println!("after the restart: {refused} commands refused with the stale key");
     let metrics = robot.metrics().await;
     // The page is read once more, however many commands the old key had refused: no storm.
     assert_eq!(
