@@ -53,15 +53,30 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
+    wait_until(what, timeout, || {
+        let checked = check();
+        async move { checked.await.ok_or("not yet") }
+    })
+    .await
+}
+
+/// Polls `check` every 20 ms until it returns `Ok`, or panics with `what` and the last `Err` (the
+/// state it was waiting on) after `timeout`.
+pub async fn wait_until<T, E, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(value) = check().await {
-            return value;
+        match check().await {
+            Ok(value) => return value,
+            Err(state) => assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}: {state}"
+            ),
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
