@@ -13,6 +13,7 @@
 
 pub mod metric_names;
 pub mod redis_client;
+mod redis_pool;
 pub mod redis_url;
 
 use axum::Router;
@@ -178,6 +179,7 @@ impl IntoResponse for Error {
 pub struct AppState {
     redis: RedisClient,
     simulated_latency_max: Option<Duration>,
+    hits: metrics::Counter,
 }
 
 impl AppState {
@@ -193,6 +195,7 @@ impl AppState {
         Ok(Self {
             redis,
             simulated_latency_max: config.simulated_latency_max.filter(|d| !d.is_zero()),
+            hits: metrics::counter!(HITS),
         })
     }
 
@@ -222,7 +225,7 @@ impl server::ServiceConfig for Config {
 pub fn router(state: AppState) -> Router {
     metric_names::describe();
     redis_client::register_error_kinds();
-    metrics::counter!(HITS).increment(0);
+    state.hits.increment(0);
     state.redis.record_pool_status();
     let redis = state.redis.clone();
     let readiness = move || {
@@ -242,7 +245,7 @@ async fn hit(State(state): State<AppState>) -> Response {
     }
     match state.redis.incr(HITS_KEY).await {
         Ok(n) => {
-            metrics::counter!(HITS).increment(1);
+            state.hits.increment(1);
             format!("Hello World! I have been seen {n} times.\n").into_response()
         }
         Err(error) => error.into_response(),

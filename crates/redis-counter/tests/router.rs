@@ -169,3 +169,41 @@ async fn an_unanswered_incr_is_a_503_and_is_never_sent_twice() {
         (200, "Hello World! I have been seen 3 times.\n")
     );
 }
+
+/// Pooled connections are handed out without a PING: a connection that died while idle must
+/// still never carry an INCR. While Redis is down a visit is a 503 that says the INCR was not
+/// applied (not "may or may not"), and after a restart the first visit is counted, not a 503.
+#[tokio::test]
+async fn connections_that_died_while_idle_are_replaced_before_an_incr_is_sent() {
+    let mut redis = RedisServer::start();
+    let app = app(&redis.url(), &[]);
+    assert_eq!(get(&app, "/").await.0, 200, "a pooled connection");
+    // Lets the connection's socket task read the close (already queued on loopback).
+    let settle = || tokio::time::sleep(Duration::from_millis(200));
+
+    redis.kill();
+    settle().await;
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        error_text(&body).contains("INCR was not applied"),
+        "the pooled connection was dead, so the INCR was never sent: {body}"
+    );
+    redis.restart();
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello World! I have been seen 2 times.\n"),
+        "back after the restart"
+    );
+
+    // Restarted while idle: every pooled connection is dead, and nothing has used them since.
+    redis.kill();
+    redis.restart();
+    settle().await;
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello World! I have been seen 3 times.\n")
+    );
+}
