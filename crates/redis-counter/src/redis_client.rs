@@ -26,7 +26,6 @@ use deadpool::managed::{QueueMode, TimeoutType, Timeouts};
 use redis::FromRedisValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing::Instrument;
 
 /// How long and how often the client tries before giving up on a request.
 #[derive(Debug, Clone)]
@@ -117,10 +116,11 @@ impl std::fmt::Debug for RedisClient {
 }
 
 impl RedisClient {
-    /// Builds the pool; no connection is made until the first command. Metric handles are
-    /// taken here: build the client after the telemetry recorder is installed. `pool_size` bounds the
+    /// Builds the pool; no connection is made until the first command. `pool_size` bounds the
     /// connections; commands share them, so a new one is opened only when every open connection
-    /// is being handed out at that instant (the most recently returned one is handed out first).
+    /// is being handed out at that instant, and the most recently returned one is handed out
+    /// first (the busiest connection batches the most). Metric handles are taken here: build the
+    /// client after the telemetry recorder is installed.
     pub fn new(target: RedisTarget, pool_size: usize, policy: RetryPolicy) -> Result<Self, Error> {
         let pool = Pool::builder(Manager::new(target.info.clone()))
             .max_size(pool_size.max(1))
@@ -145,31 +145,44 @@ impl RedisClient {
 
     /// `INCR key`: the new value. Sent at most once; see the module docs for the retry rule.
     pub async fn incr(&self, key: &str) -> Result<i64, Error> {
-        let mut cmd = redis::cmd("INCR");
-        cmd.arg(key);
-        self.query(&self.0.instruments.incr, &cmd).await
+        self.0.incr(key).await
     }
 
     /// `PING`, for `/readyz`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.query::<String>(&self.0.instruments.ping, &redis::cmd("PING"))
-            .await
-            .map(|_| ())
+        self.0.ping().await
     }
 
     /// Sets the pool gauges from deadpool's counters.
     pub fn record_pool_status(&self) {
-        let status = self.0.pool.status();
-        self.0.instruments.pool_size.set(status.size as f64);
-        self.0
-            .instruments
-            .pool_available
-            .set(status.available as f64);
-        self.0.instruments.pool_waiting.set(status.waiting as f64);
+        self.0.record_pool_status();
+    }
+}
+
+impl Inner {
+    async fn incr(&self, key: &str) -> Result<i64, Error> {
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg(key);
+        self.query(&self.instruments.incr, &cmd).await
     }
 
-    /// Runs one command inside a client span, measured. Commands issued outside any span (the
+    async fn ping(&self) -> Result<(), Error> {
+        self.query::<String>(&self.instruments.ping, &redis::cmd("PING"))
+            .await
+            .map(|_| ())
+    }
+
+    fn record_pool_status(&self) {
+        let status = self.pool.status();
+        self.instruments.pool_size.set(status.size as f64);
+        self.instruments.pool_available.set(status.available as f64);
+        self.instruments.pool_waiting.set(status.waiting as f64);
+    }
+
+    /// Runs one command under a client span, measured. Commands issued outside any span (the
     /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
+    /// The span is not entered while the command runs (nothing inside needs it as the current
+    /// span, and entering costs on every poll); it is entered only to log a failure.
     async fn query<T: FromRedisValue>(
         &self,
         command: &CommandInstruments,
@@ -186,17 +199,14 @@ impl RedisClient {
                 otel.status_code = tracing::field::Empty,
                 db.system.name = "redis",
                 db.operation.name = operation,
-                db.namespace = self.0.target.db_namespace.as_str(),
-                server.address = self.0.target.server_address.as_str(),
-                server.port = self.0.target.server_port.map(i64::from),
+                db.namespace = self.target.db_namespace.as_str(),
+                server.address = self.target.server_address.as_str(),
+                server.port = self.target.server_port.map(i64::from),
                 error.type = tracing::field::Empty,
             )
         };
         let start = Instant::now();
-        let result = self
-            .attempts::<T>(operation, cmd)
-            .instrument(span.clone())
-            .await;
+        let result = self.attempts::<T>(operation, cmd, &span).await;
         let duration = if result.is_ok() {
             &command.ok
         } else {
@@ -215,8 +225,9 @@ impl RedisClient {
         &self,
         operation: &'static str,
         cmd: &redis::Cmd,
+        span: &tracing::Span,
     ) -> Result<T, Error> {
-        let deadline = tokio::time::Instant::now() + self.0.policy.checkout_deadline;
+        let deadline = tokio::time::Instant::now() + self.policy.checkout_deadline;
         let mut attempt: u32 = 1;
         loop {
             let error = match self.attempt(operation, cmd, deadline).await {
@@ -225,31 +236,34 @@ impl RedisClient {
             };
             count_error(&error);
             let pause = self
-                .0
                 .policy
                 .backoff
                 .get(attempt as usize - 1)
-                .or(self.0.policy.backoff.last())
+                .or(self.policy.backoff.last())
                 .copied()
                 .unwrap_or_default();
             let retry = error.is_retryable()
-                && attempt < self.0.policy.attempts
+                && attempt < self.policy.attempts
                 && tokio::time::Instant::now() + pause < deadline;
             if !retry {
-                tracing::warn!(
+                span.in_scope(|| {
+                    tracing::warn!(
+                        command = operation,
+                        attempt,
+                        error = %error,
+                        "Redis command failed"
+                    )
+                });
+                return Err(error);
+            }
+            span.in_scope(|| {
+                tracing::debug!(
                     command = operation,
                     attempt,
                     error = %error,
-                    "Redis command failed"
-                );
-                return Err(error);
-            }
-            tracing::debug!(
-                command = operation,
-                attempt,
-                error = %error,
-                "Redis command not sent, retrying"
-            );
+                    "Redis command not sent, retrying"
+                )
+            });
             tokio::time::sleep(pause).await;
             attempt += 1;
         }
@@ -265,12 +279,11 @@ impl RedisClient {
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let timeouts = Timeouts {
             wait: Some(remaining),
-            create: Some(self.0.policy.connect_timeout.min(remaining)),
+            create: Some(self.policy.connect_timeout.min(remaining)),
             // Recycling only reads a flag (see redis_pool).
             recycle: None,
         };
         let pooled = self
-            .0
             .pool
             .timeout_get(&timeouts)
             .await
@@ -291,7 +304,7 @@ impl RedisClient {
         }
         // From here on the command may reach Redis: a failure without a reply is `Unknown`.
         let result = tokio::time::timeout(
-            self.0.policy.command_timeout,
+            self.policy.command_timeout,
             cmd.query_async::<T>(&mut shared.connection),
         )
         .await;
@@ -312,7 +325,7 @@ impl RedisClient {
                     kind: RedisErrorKind::Timeout,
                     applied: Applied::Unknown,
                     transient: true,
-                    detail: format!("no reply within {:?}", self.0.policy.command_timeout),
+                    detail: format!("no reply within {:?}", self.policy.command_timeout),
                 })
             }
         }
@@ -337,7 +350,7 @@ impl RedisClient {
             kind,
             applied: Applied::No,
             transient: true,
-            detail: self.0.target.scrub(detail),
+            detail: self.target.scrub(detail),
         }
     }
 
@@ -361,7 +374,7 @@ impl RedisClient {
             kind,
             applied,
             transient,
-            detail: self.0.target.scrub(error.to_string()),
+            detail: self.target.scrub(error.to_string()),
         }
     }
 }
