@@ -79,16 +79,18 @@ compose_cmd() {
 # --- the checks ---------------------------------------------------------------------------------
 
 compose_schema() { need "$VENV/bin/check-jsonschema" && "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml; }
-# GRAFANA_ADMIN_PASSWORD is required (no default); every other variable has a default in the file.
-compose_config() { GRAFANA_ADMIN_PASSWORD=check-only compose_cmd -f docker-compose.yml config -q; }
-# Without GRAFANA_ADMIN_PASSWORD Compose must refuse to start, naming the variable.
-compose_password_required() {
+# The variables Compose requires (no default in the file), with placeholders for these checks;
+# every other variable has a default in the file.
+REQUIRED_VARIABLES=(GRAFANA_ADMIN_PASSWORD=check-only ROBOT_TOKEN=check-only-robot-token)
+compose_config() { env "${REQUIRED_VARIABLES[@]}" bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q"; }
+# Without a required variable Compose must refuse to start, naming the variable.
+compose_requires() { # VARIABLE
   local output
-  if output=$(env -u GRAFANA_ADMIN_PASSWORD bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q" 2>&1); then
-    echo "   docker-compose config succeeded without GRAFANA_ADMIN_PASSWORD" >&2
+  if output=$(env "${REQUIRED_VARIABLES[@]}" bash -c "unset $1; $(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q" 2>&1); then
+    echo "   docker-compose config succeeded without $1" >&2
     return 1
   fi
-  grep -q GRAFANA_ADMIN_PASSWORD <<<"$output" || { echo "   no message naming GRAFANA_ADMIN_PASSWORD: $output" >&2; return 1; }
+  grep -q "$1" <<<"$output" || { echo "   no message naming $1: $output" >&2; return 1; }
 }
 # The host bindings as Compose resolves them: defaults, BIND_ADDR=0.0.0.0, every port variable set.
 compose_ports() {
@@ -96,7 +98,7 @@ compose_ports() {
   local scenario vars status=0
   for scenario in default lan custom; do
     mapfile -t vars < <("$PY" deploy/tests/check_static.py port-scenario "$scenario")
-    env -u BIND_ADDR GRAFANA_ADMIN_PASSWORD=check-only "${vars[@]}" \
+    env -u BIND_ADDR "${REQUIRED_VARIABLES[@]}" "${vars[@]}" \
       bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config" >"$TMP/compose-$scenario.yml" || return 1
     "$PY" deploy/tests/check_static.py ports "$scenario" <"$TMP/compose-$scenario.yml" || status=1
   done
@@ -112,6 +114,8 @@ healthcheck_probe() {
     return 1
   fi
 }
+# The SLO rules and their promtool tests are generated from deploy/slo/*.yml (`just slo`).
+slo_fresh() { need "$PY" && "$PY" deploy/slo/slo.py --check; }
 prom_config() { need promtool && promtool check config deploy/prometheus/prometheus.yml; }
 prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
 prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
@@ -124,6 +128,10 @@ alertmanager_inhibition() {
   [ -n "$binary" ] || need prometheus-alertmanager || return 1
   need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
 }
+# The alert webhook on a free loopback port, attacked with raw sockets: bad Content-Length headers
+# and bodies get a 4xx, slow and dripping clients are cut off, a full house gets 503, and it still
+# prints a valid alert afterwards.
+alert_webhook() { need "$PY" && "$PY" deploy/tests/check_alert_webhook.py; }
 dashboards_fresh() { need "$PY" && "$PY" deploy/grafana/dashboards.py --check; }
 dashboard_promql() {
   need "$PY" promtool && "$PY" deploy/tests/check_static.py dashboard-promql >"$TMP/dashboard-queries.yml" \
@@ -149,12 +157,14 @@ k8s_validate() {
 
 check "compose: compose-spec schema (check-jsonschema)" compose_schema
 check "compose: docker-compose config -q" compose_config
-check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_password_required
+check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_requires GRAFANA_ADMIN_PASSWORD
+check "compose: ROBOT_TOKEN is required, with a message" compose_requires ROBOT_TOKEN
 check "compose: health checks, pinned images, service_healthy ordering, no lifecycle API, cAdvisor" static compose
 check "compose: publishes only what a person opens, on 127.0.0.1, each port a variable" compose_ports
 check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger
 check "Dockerfile: one target per service, non-root, health check" static dockerfile
 check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
+check "slo: rules and tests match deploy/slo/*.yml (just slo)" slo_fresh
 check "prometheus: promtool check config" prom_config
 check "prometheus: promtool check rules" prom_rules
 check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
@@ -162,8 +172,9 @@ check "prometheus: scrape targets are Compose services, all services scraped" st
 check "just dev / just load: native Prometheus without Jaeger/cAdvisor jobs, loadgen as Compose, no release build" native_prometheus
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
-check "alertmanager: inhibitions mute exactly the symptom alerts (live Alertmanager)" alertmanager_inhibition
-check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids)" static dashboards
+check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition
+check "alert-webhook: hostile requests get 4xx, slow clients are cut off, it keeps serving" alert_webhook
+check "grafana: dashboards and datasources as Grafana loads them (env interpolation, ids, units, uids, trace<->metrics links)" static dashboards
 check "grafana: dashboards/*.json match deploy/grafana/dashboards.py" dashboards_fresh
 check "grafana: every panel query and trace-to-metrics query (as Grafana interpolates it) parses (promtool)" dashboard_promql
 check "k8s: PrometheusRule matches deploy/prometheus/rules" prometheusrule_fresh

@@ -3,14 +3,17 @@
 # writes BENCHMARKS.md (crates/bench/report.py). Every figure is next to a baseline taken in the
 # same run; repeats are interleaved round-robin so noise hits every configuration alike.
 #
-#   just bench            full run (3 repeats, wrk 10 s, 1 minute of load for the memory figures)
-#   just bench --quick    a few minutes (2 repeats, wrk 3 s, 10 s memory load, short criterion runs)
+#   just bench            full run (3 interleaved rounds, wrk 6 s, 1 minute of load for the memory figures)
+#   just bench --quick    a few minutes (2 rounds, wrk 3 s, 10 s memory load, short criterion runs)
 #   just bench --check    only checks the tools are installed (what the test runs), then exits
 #   options: --repeats N, --duration SECONDS, --memory-load SECONDS, --out DIR (raw results)
 #
-# Parts: criterion benches (crates/bench/benches), release builds of bare-hello, otlp-sink and the
-# services, a Python venv at target/bench-venv with the Flask baselines (crates/bench/flask) under
-# gunicorn, redis-server and redis-benchmark, wrk. Everything listens on free 127.0.0.1 ports.
+# Parts: criterion benches (crates/bench/benches), release builds of bare-hello, the peers
+# (peer-axum-prometheus, peer-assembled-otel), otlp-sink and the services, a Python venv at
+# target/bench-venv with the Flask baselines (crates/bench/flask) under gunicorn, redis-server and
+# redis-benchmark, wrk. Everything listens on free 127.0.0.1 ports. Every full-telemetry target
+# exports OTLP/gRPC to the one sink under its own service.name; at the end each is stopped with
+# SIGTERM (it flushes) and the spans the sink received are counted against the requests it served.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,7 +27,7 @@ while (($#)); do
     --duration) duration=$2; shift ;;
     --memory-load) memory_load=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -33,7 +36,7 @@ if ((quick)); then
   : "${repeats:=2}" "${duration:=3}" "${memory_load:=10}"
   criterion_args=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
 else
-  : "${repeats:=3}" "${duration:=10}" "${memory_load:=60}"
+  : "${repeats:=3}" "${duration:=6}" "${memory_load:=60}"
   criterion_args=()
 fi
 connections=64 threads=2
@@ -118,10 +121,12 @@ rss_kb() { # pid... -> summed VmRSS in kB
   done
   echo "$total"
 }
-cpu_ticks() { # pid... -> summed utime+stime (clock ticks)
+cpu_ticks() { # pid... -> summed utime+stime (clock ticks), all threads of each process
   local total=0 pid v
   for pid in "$@"; do
-    v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name, which
+    # may itself contain spaces.
+    v=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null || echo 0)
     total=$((total + ${v:-0}))
   done
   echo "$total"
@@ -132,7 +137,11 @@ family() { # pid -> the pid and its children (gunicorn master + workers)
 
 # ---------------------------------------------------------------- build
 log "building release binaries"
-cargo build --release -p bench -p web-flask-equivalent --bins
+# One build per package: built together, the peers' dependencies would unify features into the
+# services' telemetry crate (tracing-opentelemetry's defaults), and they would not be the
+# binaries `cargo build --release -p SERVICE` gives users.
+cargo build --release -p bench --bins
+cargo build --release -p web-flask-equivalent --bins
 have_redis_counter=0
 if [ -f crates/redis-counter/Cargo.toml ] && cargo build --release -p redis-counter --bins; then
   have_redis_counter=1
@@ -176,12 +185,13 @@ cp crates/bench/flask/*.py "$out/"
 } >"$out/meta.env"
 
 # ---------------------------------------------------------------- 1, 2: criterion
-rm -rf target/criterion/layer target/criterion/layer_sdk_disabled target/criterion/scrape_*
+rm -rf target/criterion/layer target/criterion/layer_sdk_disabled target/criterion/layer_unsampled target/criterion/scrape_*
 for r in $(seq 1 "$repeats"); do
   log "criterion: telemetry layer (round $r/$repeats)"
   BENCH_OUT_DIR=$root/$out cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >"$out/logs/criterion-layer-$r.log" 2>&1
   BENCH_TELEMETRY=sdk-disabled cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >>"$out/logs/criterion-layer-$r.log" 2>&1
-  for group in layer layer_sdk_disabled; do
+  BENCH_OUT_DIR=$root/$out BENCH_TELEMETRY=unsampled cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >>"$out/logs/criterion-layer-$r.log" 2>&1
+  for group in layer layer_sdk_disabled layer_unsampled; do
     for dir in target/criterion/"$group"/*/; do
       case=$(basename "$dir")
       [ -f "$dir/new/estimates.json" ] || continue
@@ -190,6 +200,7 @@ for r in $(seq 1 "$repeats"); do
     done
   done
   cp "$out/layer-spans.json" "$out/layer-spans-$r.json" 2>/dev/null || true
+  cp "$out/layer-spans-unsampled.json" "$out/layer-unsampled-spans-$r.json" 2>/dev/null || true
 done
 log "criterion: /metrics render"
 BENCH_OUT_DIR=$root/$out cargo bench -q -p bench --bench scrape -- "${criterion_args[@]}" >"$out/logs/criterion-scrape.log" 2>&1
@@ -212,7 +223,11 @@ wait_http otlp-sink "$sink_http" /healthz "$sink_pid"
 
 declare -A port pid_of
 full_env=(OTEL_EXPORTER_OTLP_PROTOCOL=grpc "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_grpc" OTEL_TRACES_SAMPLER=parentbased_always_on RUST_LOG=info)
+sampler_ratio=0.1 # the wfe-ratio target's OTEL_TRACES_SAMPLER_ARG
+ratio_env=("${full_env[@]}" OTEL_TRACES_SAMPLER=parentbased_traceidratio "OTEL_TRACES_SAMPLER_ARG=$sampler_ratio")
 metrics_env=(OTEL_SDK_DISABLED=true RUST_LOG=info)
+# The targets that export spans, each under its own service.name (`bench-<target>`) at the sink.
+full_targets=(peer-otel wfe-full wfe-ratio)
 launch() { # name health-path env-and-command...
   local name=$1 path=$2; shift 2
   port[$name]=$(free_port)
@@ -230,22 +245,27 @@ launch_gunicorn() { # name module
   wait_http "$name" "${port[$name]}" / "$last_pid"
 }
 
-targets=(bare-hello wfe-metrics wfe-full flask-000)
+targets=(bare-hello peer-prom wfe-metrics peer-otel wfe-full wfe-ratio flask-000)
 launch bare-hello /healthz "$bin/bare-hello"
+launch peer-prom /healthz "$bin/peer-axum-prometheus"
 launch wfe-metrics /healthz "${metrics_env[@]}" "$bin/web-flask-equivalent"
-launch wfe-full /healthz "${full_env[@]}" "$bin/web-flask-equivalent"
+launch peer-otel /healthz "${full_env[@]}" OTEL_SERVICE_NAME=bench-peer-otel "$bin/peer-assembled-otel"
+launch wfe-full /healthz "${full_env[@]}" OTEL_SERVICE_NAME=bench-wfe-full "$bin/web-flask-equivalent"
+launch wfe-ratio /healthz "${ratio_env[@]}" OTEL_SERVICE_NAME=bench-wfe-ratio "$bin/web-flask-equivalent"
 launch_gunicorn flask-000 app000
 if ((have_redis_counter)); then
   rc_env=("REDIS_URL=redis://127.0.0.1:$redis_port")
   launch rc-metrics /healthz "${metrics_env[@]}" "${rc_env[@]}" "$bin/redis-counter"
-  launch rc-full /healthz "${full_env[@]}" "${rc_env[@]}" "$bin/redis-counter"
+  launch rc-full /healthz "${full_env[@]}" OTEL_SERVICE_NAME=bench-rc-full "${rc_env[@]}" "$bin/redis-counter"
   targets+=(rc-metrics rc-full)
+  full_targets+=(rc-full)
 fi
 launch_gunicorn flask-001 app001
 targets+=(flask-001)
 for name in "${targets[@]}"; do
   echo "$name=$(rss_kb $(family "${pid_of[$name]}"))" >>"$out/rss/idle-e2e.env"
 done
+printf 'full_targets=%s\nsampler_ratio=%s\n' "${full_targets[*]}" "$sampler_ratio" >>"$out/meta.env"
 
 run_wrk() { # name round seconds
   local name=$1 r=$2 secs=$3 pids_now c0 c1 s0 s1
@@ -277,10 +297,39 @@ echo "after=$(http_get "$sink_http" /stats)" >>"$out/sink-stats.env"
 for name in "${targets[@]}"; do
   echo "$name=$(rss_kb $(family "${pid_of[$name]}"))" >>"$out/rss/after-e2e.env"
 done
-for name in wfe-full rc-full; do
-  [ -n "${port[$name]:-}" ] || continue
+# Spans delivered: each target's /metrics says how many GET / it served (read once no more
+# requests come), then SIGTERM; a target flushes its queued spans before it exits, and the sink's
+# count for its service.name, once stable, is what reached a collector.
+for name in "${targets[@]}"; do
+  case $name in flask-*) continue ;; esac
   http_get "${port[$name]}" /metrics >"$out/metrics-$name.txt" 2>/dev/null || true
 done
+stop_gracefully() { # name: SIGTERM, wait up to 60 s, record the exit code and the time it took
+  local name=$1 pid=${pid_of[$1]} t0 i code=killed
+  t0=$(date +%s.%N)
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not exit within 60 s of SIGTERM: killed, its queued spans are lost"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  else
+    code=0; wait "$pid" 2>/dev/null || code=$?
+  fi
+  printf 'exit=%s\nseconds=%s\n' "$code" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >"$out/stop-$name.env"
+}
+for name in "${full_targets[@]}"; do stop_gracefully "$name"; done
+previous="" stats=""
+for _ in $(seq 1 40); do # the last export may still be in flight: wait until the count is stable
+  stats=$(http_get "$sink_http" /stats)
+  [ "$stats" = "$previous" ] && break
+  previous=$stats
+  sleep 0.5
+done
+echo "final=$stats" >>"$out/sink-stats.env"
 for name in "${targets[@]}"; do stop "${pid_of[$name]}"; done
 
 # ---------------------------------------------------------------- 6: memory

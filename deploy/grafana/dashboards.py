@@ -16,7 +16,7 @@ on an empty result):
 - rate windows are $__rate_interval (Grafana: at least 4 x the datasource's 5s timeInterval);
 - counters that legitimately stay absent until something goes wrong (errors, drops, deadman stops)
   end in `or on() vector(0)`: "no errors" shows as 0, not as "No data";
-- the only template variable is $service (overview), a regex over job names.
+- the only template variable is $service: a regex over job names (overview), one service (SLOs).
 """
 
 from __future__ import annotations
@@ -335,9 +335,9 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict], *, var
     }
 
 
-def overview() -> dict:
-    sel = 'job=~"$service"'
-    service_var = {
+def overview_service_variable() -> dict:
+    """$service: every job exporting service_info, several at once (the SLO dashboard narrows it)."""
+    return {
         "name": "service",
         "label": "Service",
         "type": "query",
@@ -351,6 +351,11 @@ def overview() -> dict:
         "sort": 1,
         "description": "Prometheus job = Compose service = crate name; every service exports service_info.",
     }
+
+
+def overview() -> dict:
+    sel = 'job=~"$service"'
+    service_var = overview_service_variable()
     by_job = "{{job}}"
     panels = [
         stat("Services up", "Is Prometheus scraping each selected service? (up: 1 = scrape succeeded.) "
@@ -604,6 +609,108 @@ def infrastructure() -> dict:
                              "includeVars": False, "keepTime": False}])
 
 
+def slo_dashboard() -> dict:
+    """Error budgets and burn rates of the objectives in deploy/slo, from the recording rules the SLO
+    generator writes (deploy/slo/slo.py): the objectives are read from there, never written here."""
+    sys.path.insert(0, str(ROOT / "deploy/slo"))
+    import slo as slo_spec  # needs PyYAML, like the rest of deploy/check.sh
+
+    services = slo_spec.load()
+    period = next(iter(services.values()))[0].period
+    factors = {pair: slo_spec.num(pair.factor(period)) for pair in slo_spec.PAIRS}
+    objectives = {kind: ", ".join(f"{slo.service} {slo_spec.num(slo.objective)}%" + (
+        f" within {slo_spec.num(slo.threshold * 1000)} ms" if slo.threshold else "")
+        for slos in services.values() for slo in slos if slo.kind == kind) for kind in slo_spec.KINDS}
+    burn_steps = [{"color": "green", "value": None}, {"color": "yellow", "value": 1}]
+    burn_steps += [{"color": "orange" if pair.severity == "ticket" else "red", "value": float(pair.factor(period))}
+                   for pair in sorted(slo_spec.PAIRS, key=lambda p: p.factor(period)) if pair.factor(period) > 1]
+    budget_steps = [{"color": "red", "value": None}, {"color": "orange", "value": 0}, {"color": "green", "value": 0.25}]
+    pairs_text = "; ".join(f"{pair.severity} above {factors[pair]}x over {pair.long.name} and {pair.short.name}"
+                           for pair in slo_spec.PAIRS)
+    service_var = overview_service_variable() | {
+        "query": {"query": "label_values(slo:objective:ratio, job)", "refId": "service"},
+        "definition": "label_values(slo:objective:ratio, job)",
+        "multi": False,
+        "includeAll": False,
+        "current": {"selected": True, "text": sorted(services)[0], "value": sorted(services)[0]},
+        "description": "A service with objectives in deploy/slo (slo:objective:ratio is recorded for each).",
+    }
+
+    def sel(kind: str) -> str:
+        return f'job="$service", slo="{kind}"'
+
+    def with_thresholds(panel: dict, steps: list[dict]) -> dict:
+        panel["fieldConfig"]["defaults"]["thresholds"] = {"mode": "absolute", "steps": steps}
+        panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] = {"mode": "line"}
+        return panel
+
+    def decimals(panel: dict, places: int) -> dict:
+        panel["fieldConfig"]["defaults"]["decimals"] = places
+        return panel
+
+    panels = [
+        decimals(stat(
+            f"Error budget remaining ({period.name}), every SLO",
+            f"Share of each SLO's {period.name} error budget not yet spent "
+            "(slo:period_error_budget_remaining:ratio): 100% untouched, 0 spent, below 0 overspent. "
+            f"Objectives: availability {objectives['availability']}; latency {objectives['latency']}.",
+            "percentunit", targets(("slo:period_error_budget_remaining:ratio", "{{job}} {{slo}}")),
+            thresholds=budget_steps, w=24, h=5), 1),
+        decimals(stat(
+            "Burn rate over 1h, every SLO",
+            "How fast each SLO spends its error budget over the last hour: 1 spends exactly the budget over "
+            f"{period.name}; the alerts: {pairs_text}.", "none",
+            targets(("slo:sli_error:ratio_rate1h / on (job, slo) slo:error_budget:ratio", "{{job}} {{slo}}")),
+            thresholds=burn_steps, w=24, h=5), 1),
+    ]
+    stats, burns, budgets, slis = [], [], [], []
+    for kind in slo_spec.KINDS:
+        title = kind.capitalize()
+        good = "not 5xx" if kind == "availability" else "answered within the latency threshold"
+        stats += [
+            decimals(stat(
+                f"{title}: SLI over {period.name}",
+                f"Share of $service's requests {good} over the last {period.name} "
+                f"(1 - slo:sli_error:ratio_rate{period.name}), next to the objective. Objectives: {objectives[kind]}.",
+                "percentunit", targets((f"1 - slo:sli_error:ratio_rate{period.name}{{{sel(kind)}}}", "SLI"),
+                                       (f"slo:objective:ratio{{{sel(kind)}}}", "objective")), w=6), 3),
+            decimals(stat(
+                f"{title}: error budget remaining",
+                f"Share of $service's {kind} error budget ({period.name}) not yet spent; below 0: overspent.",
+                "percentunit", targets((f"slo:period_error_budget_remaining:ratio{{{sel(kind)}}}", "remaining")),
+                thresholds=budget_steps, w=6), 1),
+        ]
+        burns.append(with_thresholds(timeseries(
+            f"{title}: burn rate per window",
+            f"$service's {kind} error ratio over each window divided by its error budget "
+            f"(slo:sli_error:ratio_rate<window> / slo:error_budget:ratio). Lines: 1 = on budget, then the "
+            f"alert factors ({pairs_text}). An alert needs its long and its short window above the line.",
+            "none",
+            [target(f"slo:sli_error:ratio_rate{w.name}{{{sel(kind)}}} / on (job, slo) slo:error_budget:ratio{{{sel(kind)}}}",
+                    w.name, chr(ord("A") + i)) for i, w in enumerate(slo_spec.WINDOWS)]), burn_steps))
+        budgets.append(with_thresholds(timeseries(
+            f"{title}: error budget remaining over time",
+            f"The trend of $service's remaining {kind} error budget over the rolling {period.name}: a steady "
+            "slope down is a slow burn (tickets), a cliff a fast one (pages).", "percentunit",
+            targets((f"slo:period_error_budget_remaining:ratio{{{sel(kind)}}}", "remaining")), minimum=None),
+            budget_steps))
+        slis.append(timeseries(
+            f"{title}: SLI over 5m and 1h, and the objective",
+            f"Share of $service's requests {good}, over the last 5 minutes and hour "
+            "(1 - slo:sli_error:ratio_rate5m / 1h), and the objective (slo:objective:ratio). "
+            "1 when there was no request.", "percentunit",
+            targets((f"1 - slo:sli_error:ratio_rate5m{{{sel(kind)}}}", "5m"),
+                    (f"1 - slo:sli_error:ratio_rate1h{{{sel(kind)}}}", "1h"),
+                    (f"slo:objective:ratio{{{sel(kind)}}}", "objective")), minimum=None, maximum=1))
+    panels += stats + burns + budgets + slis
+    board = dashboard("ors-slo", "SLOs: error budgets",
+                      f"Service level objectives (deploy/slo): per service and SLO, the SLI, the burn rate per "
+                      f"window, the {period.name} error budget left and its trend. Alerts: {pairs_text}.",
+                      panels, variables=[service_var])
+    board["time"] = {"from": "now-7d", "to": "now"}
+    return board
+
+
 def red_from_spans() -> dict:
     """RED metrics Jaeger's spanmetrics connector derives from every span (deploy/jaeger/config.yml).
 
@@ -660,6 +767,7 @@ DASHBOARDS = {
     "robot-control.json": robot_control,
     "url-prober.json": url_prober,
     "infrastructure.json": infrastructure,
+    "slo.json": slo_dashboard,
     "red-from-spans.json": red_from_spans,
 }
 

@@ -4,8 +4,10 @@
     python deploy/tests/check_inhibition.py [ALERTMANAGER_BINARY]
 
 amtool check-config only proves the file parses; this proves the rules do what the comments say:
-TargetDown mutes its job's symptom alerts, RedisDown mutes redis-counter's 5xx alert and the
-prober's check of redis-counter, and nothing else is muted. Standard library only. The binary is
+TargetDown mutes its job's symptom and SLO burn alerts, RedisDown mutes redis-counter's 5xx and
+availability burn alerts and the prober's check of redis-counter, an SLO page mutes its own ticket
+and the matching threshold alert, and nothing else is muted; and that pages and tickets reach
+their own receivers. Standard library only. The binary is
 Debian's `prometheus-alertmanager` (or `alertmanager`); it listens on a free loopback port with
 clustering off and its storage in a temporary directory, and is stopped at the end.
 """
@@ -24,17 +26,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/alertmanager/alertmanager.yml"
 
-# (labels, expected to be inhibited?)
+# (labels, expected to be inhibited?, receiver the route picks)
 CASES = [
-    ({"alertname": "TargetDown", "job": "robot-control", "instance": "robot-control:6543", "severity": "critical"}, False),
-    ({"alertname": "HighLatencyP95", "job": "robot-control", "severity": "warning"}, True),
-    ({"alertname": "RobotDriverErrors", "job": "robot-control", "robot": "linus", "severity": "warning"}, True),
-    ({"alertname": "HighLatencyP95", "job": "web-flask-equivalent", "severity": "warning"}, False),  # other job
-    ({"alertname": "RedisDown", "job": "redis-exporter", "instance": "redis-exporter:9121", "severity": "critical"}, False),
-    ({"alertname": "HighHttp5xxRatio", "job": "redis-counter", "severity": "critical"}, True),
-    ({"alertname": "HighHttp5xxRatio", "job": "web-flask-equivalent", "severity": "critical"}, False),
-    ({"alertname": "ProbedUrlDown", "job": "url-prober", "url": "http://redis-counter:5001/", "severity": "warning"}, True),
-    ({"alertname": "ProbedUrlDown", "job": "url-prober", "url": "http://web-flask-equivalent:5000/", "severity": "warning"}, False),
+    ({"alertname": "TargetDown", "job": "robot-control", "instance": "robot-control:6543", "severity": "critical"}, False, "webhook"),
+    ({"alertname": "HighLatencyP95", "job": "robot-control", "severity": "warning"}, True, "webhook"),
+    ({"alertname": "RobotDriverErrors", "job": "robot-control", "robot": "linus", "severity": "warning"}, True, "webhook"),
+    ({"alertname": "HighLatencyP95", "job": "web-flask-equivalent", "severity": "warning"}, False, "webhook"),  # other job
+    ({"alertname": "RedisDown", "job": "redis-exporter", "instance": "redis-exporter:9121", "severity": "critical"}, False, "webhook"),
+    ({"alertname": "HighHttp5xxRatio", "job": "redis-counter", "severity": "critical"}, True, "webhook"),
+    ({"alertname": "HighHttp5xxRatio", "job": "web-flask-equivalent", "severity": "critical"}, False, "webhook"),
+    ({"alertname": "ProbedUrlDown", "job": "url-prober", "url": "http://redis-counter:5001/", "severity": "warning"}, True, "webhook"),
+    ({"alertname": "ProbedUrlDown", "job": "url-prober", "url": "http://web-flask-equivalent:5000/", "severity": "warning"}, False, "webhook"),
+    # SLO burn alerts (deploy/slo): pages and tickets reach different receivers. robot-control is down:
+    # its burn alerts are muted. redis-counter's Redis is down: its availability burn is muted, its
+    # latency page is not (Redis down makes it fast, not slow, so a latency burn is another problem).
+    ({"alertname": "AvailabilityErrorBudgetBurn", "job": "robot-control", "slo": "availability", "severity": "page",
+      "long_window": "1h", "short_window": "5m"}, True, "page"),
+    ({"alertname": "LatencyErrorBudgetBurn", "job": "robot-control", "slo": "latency", "severity": "ticket",
+      "long_window": "3d", "short_window": "6h"}, True, "ticket"),
+    ({"alertname": "AvailabilityErrorBudgetBurn", "job": "redis-counter", "slo": "availability", "severity": "page",
+      "long_window": "6h", "short_window": "30m"}, True, "page"),
+    ({"alertname": "LatencyErrorBudgetBurn", "job": "redis-counter", "slo": "latency", "severity": "page",
+      "long_window": "1h", "short_window": "5m"}, False, "page"),
+    # url-prober: an availability page mutes its own ticket and the 5xx threshold alert, not the latency
+    # ticket (another SLO) nor the latency threshold alert.
+    ({"alertname": "AvailabilityErrorBudgetBurn", "job": "url-prober", "slo": "availability", "severity": "page",
+      "long_window": "1h", "short_window": "5m"}, False, "page"),
+    ({"alertname": "AvailabilityErrorBudgetBurn", "job": "url-prober", "slo": "availability", "severity": "ticket",
+      "long_window": "1d", "short_window": "2h"}, True, "ticket"),
+    ({"alertname": "LatencyErrorBudgetBurn", "job": "url-prober", "slo": "latency", "severity": "ticket",
+      "long_window": "1d", "short_window": "2h"}, False, "ticket"),
+    ({"alertname": "HighHttp5xxRatio", "job": "url-prober", "severity": "critical"}, True, "webhook"),
+    ({"alertname": "HighLatencyP95", "job": "url-prober", "severity": "warning"}, False, "webhook"),
+    # web-flask-equivalent: a ticket with no page of its SLO is delivered.
+    ({"alertname": "AvailabilityErrorBudgetBurn", "job": "web-flask-equivalent", "slo": "availability",
+      "severity": "ticket", "long_window": "3d", "short_window": "6h"}, False, "ticket"),
 ]
 
 
@@ -77,21 +103,27 @@ def main() -> int:
             now = datetime.now(timezone.utc)
             request(f"{base}/alerts", [
                 {"labels": labels, "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat()}
-                for labels, _ in CASES
+                for labels, _, _ in CASES
             ])
             problems = []
             # Inhibition is evaluated when the API is queried; give the dispatcher a moment to ingest.
             for _ in range(50):
-                got = {json.dumps(a["labels"], sort_keys=True): bool(a["status"]["inhibitedBy"])
-                       for a in request(f"{base}/alerts")}
+                got = {json.dumps(a["labels"], sort_keys=True): a for a in request(f"{base}/alerts")}
                 if len(got) == len(CASES):
                     break
                 time.sleep(0.1)
-            for labels, expected in CASES:
-                actual = got.get(json.dumps(labels, sort_keys=True))
-                if actual is not expected:
-                    problems.append(f"{labels['alertname']} {labels.get('job')} {labels.get('url', '')}: "
-                                    f"inhibited={actual}, expected {expected}")
+            for labels, expected, receiver in CASES:
+                alert = got.get(json.dumps(labels, sort_keys=True))
+                where = f"{labels['alertname']} {labels.get('job')} {labels.get('severity')} {labels.get('url', '')}"
+                if alert is None:
+                    problems.append(f"{where}: not accepted by Alertmanager")
+                    continue
+                inhibited = bool(alert["status"]["inhibitedBy"])
+                if inhibited is not expected:
+                    problems.append(f"{where}: inhibited={inhibited}, expected {expected}")
+                receivers = [r["name"] for r in alert.get("receivers", [])]
+                if receivers != [receiver]:
+                    problems.append(f"{where}: routed to {receivers}, expected [{receiver!r}]")
             for problem in problems:
                 print(f"  FAIL {problem}", file=sys.stderr)
             print(f"  inhibition: {len(CASES)} alerts, {len(problems)} problems")

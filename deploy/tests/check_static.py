@@ -7,8 +7,12 @@ Run by deploy/check.sh (from the repository root, with the venv's python for PyY
     python deploy/tests/check_static.py dockerfile    Dockerfile: one target per service, non-root, pinned bases
     python deploy/tests/check_static.py scrape        prometheus.yml targets <-> Compose services and ports
     python deploy/tests/check_static.py rules         alerts: labels/annotations, runbooks, unit tests, inhibitions
-    python deploy/tests/check_static.py dashboards    dashboards/*.json structure, panels, datasources, links
-    python deploy/tests/check_static.py dashboard-promql   prints every panel query as a rule file for
+    python deploy/tests/check_static.py dashboards    dashboards/*.json structure, panels, datasources, links;
+                                                      datasources.yml as Grafana 13.1 loads it: trace -> metrics
+                                                      links select each span's own job, exemplar links open
+                                                      a Jaeger trace ID query
+    python deploy/tests/check_static.py dashboard-promql   prints every panel query, and every trace -> metrics
+                                                      query as Grafana fills it for a span, as a rule file for
                                                       `promtool check rules` (PromQL parses on 2.42)
     python deploy/tests/check_static.py k8s           kustomize output (stdin): PrometheusRule == rules,
                                                       ServiceMonitors, pod hardening, prober config
@@ -30,6 +34,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -259,15 +264,19 @@ def check_scrape(problems: Problems) -> str:
 def check_rules(problems: Problems) -> str:
     rules = alerts()
     names = [rule["alert"] for rule in rules]
-    problems.check(len(names) == len(set(names)), "rules: duplicate alert names")
+    # An alert name is used once, except the generated SLO burn alerts (deploy/slo): one rule per
+    # service and window pair, told apart by their job and labels.
+    identities = [(rule["alert"], re.findall(r'job="([^"]*)"', rule["expr"])[:1], sorted(rule.get("labels", {}).items()))
+                  for rule in rules]
+    problems.check(len(identities) == len(set(map(repr, identities))), "rules: duplicate alert rules")
     runbooks = (ROOT / "docs/runbooks.md").read_text()
     anchors = {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
                for heading in re.findall(r"^## (.+)$", runbooks, re.M)}
     tests = "\n".join(path.read_text() for path in sorted((ROOT / "deploy/prometheus/tests").glob("*.yml")))
     for rule in rules:
         name = rule["alert"]
-        problems.check(rule.get("labels", {}).get("severity") in {"critical", "warning", "info"},
-                       f"rules: {name} has no severity critical|warning|info")
+        problems.check(rule.get("labels", {}).get("severity") in {"critical", "warning", "info", "page", "ticket"},
+                       f"rules: {name} has no severity critical|warning|info|page|ticket")
         annotations = rule.get("annotations", {})
         for key in ("summary", "description", "runbook"):
             problems.check(bool(annotations.get(key)), f"rules: {name} has no {key} annotation")
@@ -448,14 +457,109 @@ def provisioned(path: Path, unset: set):
     return walk(load_yaml(path))
 
 
-def grafana_tags_variants(expr: str, tags: list[dict]) -> dict[str, str]:
-    """Grafana's own $__tags for trace-to-metrics queries (createSpanLink.tsx, buildMetricsQuery): the
-    mapped tags the span has, as `label="value"` joined by ", "; "" when the span has none of them.
-    Returns both outcomes, so each must be valid PromQL."""
-    if not tags or "$__tags" not in expr:
-        return {"": expr}
-    found = ", ".join(f'{t.get("value") or t["key"]}="web-flask-equivalent"' for t in tags)
-    return {"_tags_found": expr.replace("$__tags", found), "_tags_absent": expr.replace("$__tags", "")}
+# --- Grafana's trace -> metrics links, for a span from Jaeger ----------------------------------------
+#
+# "Related metrics" on a span in Grafana 13.1's trace view runs each tracesToMetrics query with $__tags
+# filled in from the span. What the span carries depends on the path the trace took:
+#   our service's OTel resource + span attributes
+#   -> Jaeger 2.19 stores OTLP; its v1 API (/api/traces/<id>) converts with the collector-contrib Jaeger
+#      translator (internal/storage/v2/v1adapter/translator.go -> pkg/translator/jaeger,
+#      resourceToJaegerProtoProcess): process.serviceName = service.name, process.tags = every OTHER
+#      resource attribute (service.name is not a tag)
+#   -> the Jaeger datasource (grafana-jaeger-datasource, bundled with Grafana 13) turns the trace into a
+#      frame, serviceTags = process.tags (pkg/jaeger/utils/client_utils.go, TransformTraceResponse); only
+#      with the experimental feature toggle jaegerEnableGrpcEndpoint it reads /api/v3 (OTLP JSON) and
+#      serviceTags = every resource attribute, service.name included (grpc_utils.go, TransformGrpcTraceResponse)
+#   -> the trace view: span.process.tags = serviceTags (TraceView/utils/transform.ts)
+#   -> $__tags = getFormattedTags(getSpanTags(span), tracesToMetrics.tags or the defaults)
+#      (TraceView/createSpanLink.tsx, crossSignalConfig.ts).
+
+JAEGER_GRPC_TOGGLE = "jaegerEnableGrpcEndpoint"
+# crossSignalConfig.ts, getDefaultMetricTags: used when tracesToMetrics.tags is empty.
+GRAFANA_DEFAULT_METRIC_TAGS = [{"key": k, "value": k.replace(".", "_") if "." in k else None}
+                               for k in ("cluster", "hostname", "namespace", "pod", "service.name", "service.namespace")]
+# Grafana's variable syntax (public/app/features/variables/utils.ts, variableRegex): $name, [[name]], ${name...}.
+GRAFANA_VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^}]+))?(?::([^}]+))?\}")
+
+
+def our_resource(service: str, env: dict) -> dict[str, str]:
+    """The OTel resource a service of ours exports (crates/telemetry/src/tracer.rs, resource(), and its test
+    resource_carries_the_prometheus_job_beside_the_service_name): service.name
+    (the crate name unless OTEL_SERVICE_NAME), prometheus.job = service.name (the Prometheus job of its
+    metrics, by the convention job = service name = crate name), the version and SDK, then
+    OTEL_RESOURCE_ATTRIBUTES, which overrides any of them but service.name."""
+    name = str(env.get("OTEL_SERVICE_NAME") or service)
+    resource = {"service.name": name, "prometheus.job": name, "service.version": "0.1.0",
+                "telemetry.sdk.name": "opentelemetry", "telemetry.sdk.language": "rust"}
+    for pair in filter(None, str(env.get("OTEL_RESOURCE_ATTRIBUTES") or "").split(",")):
+        key, _, value = pair.partition("=")
+        if key.strip() != "service.name":
+            resource[key.strip()] = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), value.strip())
+    return resource
+
+
+def grafana_feature_enabled(env: dict, toggle: str) -> bool:
+    """A Grafana feature toggle from its environment: GF_FEATURE_TOGGLES_ENABLE (a list) or GF_FEATURE_TOGGLES_<NAME>."""
+    listed = re.split(r"[,\s]+", str(env.get("GF_FEATURE_TOGGLES_ENABLE", "")))
+    return toggle in listed or str(env.get(f"GF_FEATURE_TOGGLES_{toggle.upper()}", "")).lower() == "true"
+
+
+def jaeger_span(resource: dict[str, str], span_attributes: dict, grpc: bool) -> dict:
+    """A span as Grafana's trace view gets it from the Jaeger datasource (see above): process.tags lose
+    service.name on the v1 API (the default), keep it on /api/v3."""
+    tags = [{"key": k, "value": v} for k, v in resource.items() if grpc or k != "service.name"]
+    return {"process": {"serviceName": resource.get("service.name", ""), "tags": tags},
+            "tags": [{"key": k, "value": v} for k, v in span_attributes.items()],
+            "spanID": "00f067aa0ba902b7", "traceID": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "operationName": "GET /", "duration": 1500}
+
+
+def grafana_metrics_tags(span: dict, tags_to_use: list[dict]) -> str:
+    """$__tags of a trace-to-metrics link: getFormattedTags(getSpanTags(span), tags) in crossSignalConfig.ts."""
+    tags_to_use = tags_to_use or GRAFANA_DEFAULT_METRIC_TAGS
+    all_tags = span["process"]["tags"] + span["tags"] + [
+        {"key": "spanId", "value": span["spanID"]}, {"key": "traceId", "value": span["traceID"]},
+        {"key": "name", "value": span["operationName"]}, {"key": "duration", "value": span["duration"]}]
+    formatted = []
+    for tag in all_tags:
+        mapping = next((m for m in tags_to_use if m.get("key") == tag["key"]), None)
+        if mapping:
+            formatted.append(f'{mapping.get("value") or mapping["key"]}="{tag["value"]}"')
+    return ", ".join(formatted)
+
+
+def grafana_fill(expr: str, variables: dict[str, str]) -> str:
+    """TemplateSrv.replace with scoped variables: known names replaced, unknown ones left as written."""
+    def replace(match: re.Match) -> str:
+        name = match.group(1) or match.group(2) or match.group(4)
+        return variables.get(name, match.group(0))
+    return GRAFANA_VARIABLE.sub(replace, expr)
+
+
+def scrape_job_of(host: str) -> str | None:
+    """The prometheus.yml job that scrapes a Compose service's own metrics (job name == host)."""
+    for job in load_yaml(ROOT / "deploy/prometheus/prometheus.yml")["scrape_configs"]:
+        targets = [t for static in job.get("static_configs", []) for t in static.get("targets", [])]
+        if job["job_name"] == host and any(t.rsplit(":", 1)[0] == host for t in targets):
+            return job["job_name"]
+    return None
+
+
+# A server span of ours: the layer's attributes, plus the tags Jaeger's translator adds (scope, kind).
+SERVER_SPAN_ATTRIBUTES = {"otel.scope.name": "telemetry", "http.request.method": "GET", "http.route": "/",
+                          "url.path": "/", "network.protocol.version": "1.1", "http.response.status_code": 200,
+                          "span.kind": "server"}
+# A span of a service that is not ours (no prometheus.job): $__tags is "" and the queries must still parse.
+FOREIGN_RESOURCE = {"service.name": "somebody-else", "telemetry.sdk.language": "go"}
+
+
+def trace_to_metrics_spans(grafana_environment: dict) -> dict[str, dict]:
+    """For each service of ours, a span of it as Grafana 13.1's trace view sees it (Compose's environment)."""
+    grpc = grafana_feature_enabled(grafana_environment, JAEGER_GRPC_TOGGLE)
+    services = compose()["services"]
+    return {name: jaeger_span(our_resource(name, services.get(name, {}).get("environment") or {}),
+                              SERVER_SPAN_ATTRIBUTES, grpc)
+            for name in OUR_SERVICES}
 
 
 DATASOURCES = ROOT / "deploy/grafana/provisioning/datasources/datasources.yml"
@@ -476,11 +580,24 @@ def dashboard_promql() -> None:
                 if target.get("expr"):
                     rules.append({"record": f"dashboard:{path.stem.replace('-', '_')}:panel{panel['id']}_{target['refId']}",
                                   "expr": substitute(target["expr"])})
+    # Trace -> metrics, as Grafana fills them: for a span of web-flask-equivalent (which loadgen drives),
+    # the same query with that service's job written in (what "its own service" means: the live stack
+    # test compares the two on real Prometheus), and for a span of a service that is not ours.
+    env = grafana_env()
+    grpc = grafana_feature_enabled(env, JAEGER_GRPC_TOGGLE)
+    ours = trace_to_metrics_spans(env)["web-flask-equivalent"]
+    foreign = jaeger_span(FOREIGN_RESOURCE, SERVER_SPAN_ATTRIBUTES, grpc)
     for source in provisioned(DATASOURCES, set())["datasources"]:
         t2m = source.get("jsonData", {}).get("tracesToMetrics", {})
         for index, query in enumerate(t2m.get("queries", [])):
-            for suffix, expr in grafana_tags_variants(query["query"], t2m.get("tags", [])).items():
-                rules.append({"record": f"datasource:traces_to_metrics:q{index}{suffix}", "expr": expr})
+            variants = {
+                "span_of_web_flask_equivalent": grafana_metrics_tags(ours, t2m.get("tags", [])),
+                "job_selected": f'job="{scrape_job_of("web-flask-equivalent")}"',
+                "foreign_span": grafana_metrics_tags(foreign, t2m.get("tags", [])),
+            }
+            for suffix, tags in variants.items():
+                rules.append({"record": f"datasource:traces_to_metrics:q{index}_{suffix}",
+                              "expr": grafana_fill(query["query"], {"__tags": tags})})
     yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, sys.stdout, sort_keys=False)
 
 
@@ -492,18 +609,69 @@ def check_datasources(problems: Problems) -> None:
         problems.append(f"grafana provisioning: ${name} is not set in the Grafana container, so Grafana "
                         "replaces it with \"\" (write $$ for a literal $)")
     problems.check(set(sources) == {"prometheus", "jaeger"}, "datasources.yml: uids must be prometheus and jaeger")
-    exemplar = sources.get("prometheus", {}).get("jsonData", {}).get("exemplarTraceIdDestinations", [])
-    problems.check(any(e.get("datasourceUid") == "jaeger" and e.get("name") == "trace_id" for e in exemplar),
-                   "datasources.yml: Prometheus exemplars must link trace_id to jaeger")
+    check_exemplar_links(problems, sources)
     t2m = sources.get("jaeger", {}).get("jsonData", {}).get("tracesToMetrics", {})
-    problems.check(t2m.get("datasourceUid") == "prometheus" and {"key": "service.name", "value": "job"} in t2m.get("tags", []),
-                   "datasources.yml: Jaeger tracesToMetrics must map service.name to job on prometheus")
+    problems.check(t2m.get("datasourceUid") == "prometheus", "datasources.yml: Jaeger tracesToMetrics must query prometheus")
     for query in t2m.get("queries", []):
-        problems.check("$__tags" in query.get("query", ""),
+        problems.check(any(m.group(1) == "__tags" or m.group(2) == "__tags" or m.group(4) == "__tags"
+                           for m in GRAFANA_VARIABLE.finditer(query.get("query", ""))),
                        f"datasources.yml: trace-to-metrics query {query.get('name')!r} lost Grafana's $__tags at load "
                        f"time: {query.get('query')!r}")
+    # "Related metrics" of a span must show its own service: $__tags selects exactly the job Prometheus
+    # scrapes that service under, for every service of ours.
+    for service, span in trace_to_metrics_spans(grafana_env()).items():
+        tags = grafana_metrics_tags(span, t2m.get("tags", []))
+        wanted = f'job="{scrape_job_of(service)}"'
+        process = span["process"]
+        problems.check(tags == wanted,
+                       f"datasources.yml: for a span of {service} (Jaeger process serviceName {process['serviceName']!r}, "
+                       f"tags {[t['key'] for t in process['tags']]}) Grafana's $__tags is {tags!r}, not {wanted}: "
+                       "its Related metrics links would not select its own service")
     provider = provided["providers"][0]
     problems.check(provider["options"]["path"] == "/var/lib/grafana/dashboards", "dashboards.yml: provider path")
+
+
+# Grafana 13.1's exemplar links (@grafana/prometheus, result_transformer.ts): on the exemplar frame, the
+# field named by a destination's `name` gets, for `datasourceUid`, an internal link running
+# {query: "${__value.raw}", queryType: "traceql"} on that datasource, and for `url`, a link to the URL
+# with ${__value.raw} replaced by the exemplar's value (URL-encoded; a relative URL stays in Grafana).
+# The Jaeger datasource runs a trace ID query only when queryType is "" (grafana-jaeger-datasource
+# pkg/jaeger/querydata.go; "traceql" gets no answer: grafana/grafana#111448).
+EXEMPLAR_TRACE_ID_LABEL = "trace_id"  # collector-contrib prometheus exporter: otlptranslator.ExemplarTraceIDKey
+
+
+def check_exemplar_links(problems: Problems, sources: dict) -> None:
+    jaeger_uids = {uid for uid, source in sources.items() if source.get("type") == "jaeger"}
+    destinations = sources.get("prometheus", {}).get("jsonData", {}).get("exemplarTraceIdDestinations", [])
+    linked = [d for d in destinations if d.get("name") == EXEMPLAR_TRACE_ID_LABEL]
+    problems.check(len(linked) == 1, f"datasources.yml: Prometheus needs one exemplarTraceIdDestinations entry "
+                                     f"for the exemplar label {EXEMPLAR_TRACE_ID_LABEL}")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for destination in linked:
+        problems.check(destination.get("datasourceUid") not in jaeger_uids,
+                       "datasources.yml: exemplar link with datasourceUid to Jaeger: Grafana 13.1 sends it queryType "
+                       "\"traceql\", which the Jaeger datasource answers with nothing; link with url to Explore instead")
+        url = str(destination.get("url") or "")
+        if destination.get("datasourceUid") and not url:
+            continue
+        problems.check(url.count("${__value.raw}") == 1,
+                       f"datasources.yml: exemplar url must carry Grafana's ${{__value.raw}} once (write $${{__value.raw}}): {url!r}")
+        parts = urlsplit(url.replace("${__value.raw}", trace_id))
+        problems.check(parts.path == "/explore" and not parts.netloc,
+                       f"datasources.yml: exemplar url must be Grafana's own /explore: {url!r}")
+        try:
+            panes = list(json.loads(parse_qs(parts.query).get("panes", ["{}"])[0]).values())
+        except ValueError as error:
+            problems.append(f"datasources.yml: exemplar url panes is not JSON: {error}")
+            continue
+        queries = panes[0].get("queries", []) if len(panes) == 1 else []
+        problems.check(len(panes) == 1 and panes[0].get("datasource") in jaeger_uids and len(queries) == 1,
+                       "datasources.yml: exemplar url must open one Explore pane with one Jaeger query")
+        for query in queries:
+            problems.check(query.get("query") == trace_id and not query.get("queryType")
+                           and (query.get("datasource") or {}).get("uid", panes[0].get("datasource")) in jaeger_uids,
+                           f"datasources.yml: exemplar url's query {query} is not a Jaeger trace ID query "
+                           "(query = the trace id, no queryType)")
 
 
 # --- jaeger ----------------------------------------------------------------------------------------------

@@ -12,7 +12,12 @@
 //! - `full`: what `telemetry::init` installs with traces on (sampler `parentbased_always_on`, so
 //!   every root request is sampled), the real bounded batch processor and the real OTLP/gRPC
 //!   exporter, exporting on its own thread to an in-process sink that decodes and discards;
-//! - `full_traceparent`: the same with an incoming W3C `traceparent` (a child of the caller's trace).
+//! - `full_traceparent`: the same with an incoming W3C `traceparent` (a child of the caller's trace);
+//! - `full_unsampled`: full telemetry whose sampler drops the request (`parentbased_traceidratio`
+//!   with a ratio of 1e-9: the ratio sampler's own decision path, as for the 90 % of requests that
+//!   ratio 0.1 drops, with practically no sampled request mixed in). A third process
+//!   (`BENCH_TELEMETRY=unsampled`), group `layer_unsampled` with its own `bare`; the spans it
+//!   exported are written too (`layer-spans-unsampled.json`) and should be none.
 //!
 //! The metrics recorder is the real global one from `telemetry::init`. Subtract `bare` to get the
 //! layer's cost; `scripts/bench.sh` does that and writes BENCHMARKS.md. With `BENCH_OUT_DIR` set,
@@ -54,6 +59,10 @@ fn request(traceparent: bool) -> Request<Body> {
     builder.body(Body::empty()).expect("request")
 }
 
+/// The ratio of the `full_unsampled` case: the ratio sampler runs its decision on every request
+/// and keeps (practically) none.
+const UNSAMPLED_RATIO: &str = "1e-9";
+
 struct Case {
     name: &'static str,
     layer: bool,
@@ -63,7 +72,9 @@ struct Case {
 
 fn main() {
     let out_dir = std::env::var_os("BENCH_OUT_DIR").map(std::path::PathBuf::from);
-    let sdk_disabled = std::env::var("BENCH_TELEMETRY").as_deref() == Ok("sdk-disabled");
+    let mode = std::env::var("BENCH_TELEMETRY").unwrap_or_default();
+    let sdk_disabled = mode == "sdk-disabled";
+    let unsampled = mode == "unsampled";
 
     // The exporter's runtime and the sink live on their own threads, as in a service.
     let background = tokio::runtime::Builder::new_multi_thread()
@@ -89,6 +100,8 @@ fn main() {
                 "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
                 "RUST_LOG" => Some("info".to_owned()),
                 "OTEL_SDK_DISABLED" if sdk_disabled => Some("true".to_owned()),
+                "OTEL_TRACES_SAMPLER" if unsampled => Some("parentbased_traceidratio".to_owned()),
+                "OTEL_TRACES_SAMPLER_ARG" if unsampled => Some(UNSAMPLED_RATIO.to_owned()),
                 _ => None,
             })
             .expect("config");
@@ -112,6 +125,14 @@ fn main() {
             vec![
                 case("bare", false, false, None),
                 case("metrics_only", true, false, None),
+            ],
+        )
+    } else if unsampled {
+        (
+            "layer_unsampled",
+            vec![
+                case("bare", false, false, None),
+                case("full_unsampled", true, false, None),
             ],
         )
     } else {
@@ -177,14 +198,21 @@ fn main() {
         "sink": stats.json(),
     });
     eprintln!("layer bench spans: {spans}");
-    if !sdk_disabled
-        && value("otel_spans_exported_total") + value("otel_spans_dropped_total") == 0.0
-    {
+    let spans_seen = value("otel_spans_exported_total") + value("otel_spans_dropped_total");
+    if mode.is_empty() && spans_seen == 0.0 {
         eprintln!("WARNING: no span was exported or dropped: the `full` cases measured no tracing");
     }
-    if let (Some(dir), false) = (out_dir, sdk_disabled) {
+    if unsampled && spans_seen > 0.0 {
+        eprintln!("WARNING: {spans_seen} spans sampled: `full_unsampled` was not all unsampled");
+    }
+    let file = match mode.as_str() {
+        "" => Some("layer-spans.json"),
+        "unsampled" => Some("layer-spans-unsampled.json"),
+        _ => None,
+    };
+    if let (Some(dir), Some(file)) = (out_dir, file) {
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join("layer-spans.json"), spans.to_string());
+        let _ = std::fs::write(dir.join(file), spans.to_string());
     }
     drop(guard);
 }

@@ -6,17 +6,19 @@
 //! instead of a politely slowing generator. Concurrency is still bounded (a semaphore): when
 //! every slot is busy the generator waits, and the missed ticks are skipped, never burst. The
 //! run ends at the duration, the request count, or SIGINT/SIGTERM, whichever comes first; the
-//! requests in flight then get at most their timeout to finish.
+//! requests in flight then get at most their timeout to finish. The tests below check the
+//! schedule in paused time, to the millisecond.
 
 use crate::plan::{Plan, PlannedRequest};
 use crate::stats::{Stats, Summary, TRANSPORT_ERROR};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use telemetry::InjectContext;
-use tokio::sync::Semaphore;
-use tokio::time::MissedTickBehavior;
+use telemetry::semconv::attribute as semconv;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 /// `loadgen_requests_total{target,status}`.
@@ -41,6 +43,16 @@ pub struct LoadSettings {
     pub progress: bool,
 }
 
+/// When requests go out: the open-loop schedule and what ends it.
+#[derive(Debug, Clone, Copy)]
+struct Pacing {
+    /// Requests per second (> 0).
+    rate: f64,
+    duration: Option<Duration>,
+    requests: Option<u64>,
+    concurrency: u32,
+}
+
 /// Runs the load until it is done or `stop` completes; the requests' outcomes go into `stats`.
 pub async fn generate(
     settings: LoadSettings,
@@ -57,65 +69,38 @@ pub async fn generate(
         timeout,
         progress,
     } = settings;
+    let pacing = Pacing {
+        rate,
+        duration,
+        requests,
+        concurrency,
+    };
     let started = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
-    let semaphore = Arc::new(Semaphore::new(concurrency as usize));
+    let slots = Arc::new(Semaphore::new(concurrency as usize));
     let printer = progress.then(|| {
         tokio::spawn(print_progress(
             stats.clone(),
             sent.clone(),
-            semaphore.clone(),
+            slots.clone(),
             concurrency,
             started,
         ))
     });
-
-    // At most 1000 ticks a second; higher rates send several requests per tick.
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64((1.0 / rate).max(0.001)));
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let deadline = duration.map(|d| tokio::time::Instant::from_std(started + d));
-    let ended = async move {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(stop);
-    tokio::pin!(ended);
-    let limit = requests.unwrap_or(u64::MAX);
-    let mut issued = 0u64;
-    'run: while issued < limit {
-        tokio::select! {
-            () = &mut stop => break 'run,
-            () = &mut ended => break 'run,
-            _ = ticker.tick() => {}
-        }
-        let due_by_now = (started.elapsed().as_secs_f64() * rate).floor() as u64 + 1;
-        // Never catch up more than one concurrency's worth at once (no burst after a stall).
-        let due = due_by_now.min(limit).min(issued + u64::from(concurrency));
-        while issued < due {
-            let permit = tokio::select! {
-                () = &mut stop => break 'run,
-                () = &mut ended => break 'run,
-                permit = semaphore.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break 'run,
-                },
-            };
-            let request = plan.next_request();
-            let (client, stats) = (client.clone(), stats.clone());
-            tokio::spawn(async move {
-                send(&client, &request, timeout, &stats).await;
-                drop(permit);
-            });
-            issued += 1;
-            sent.store(issued, Ordering::Relaxed);
-        }
-    }
-    // Drain: every permit back means every request finished (each is bounded by `timeout`).
+    pace(pacing, &slots, stop, |slot| {
+        let request = plan.next_request();
+        let (client, stats) = (client.clone(), stats.clone());
+        tokio::spawn(async move {
+            send(&client, &request, timeout, &stats).await;
+            drop(slot);
+        });
+        sent.fetch_add(1, Ordering::Relaxed);
+    })
+    .await;
+    // Drain: every slot back means every request finished (each is bounded by `timeout`).
     let drained = tokio::time::timeout(
         timeout + Duration::from_secs(1),
-        semaphore.acquire_many(concurrency),
+        slots.acquire_many(concurrency),
     )
     .await;
     if drained.is_err() {
@@ -127,6 +112,70 @@ pub async fn generate(
     stats.summary(started.elapsed())
 }
 
+/// Calls `issue` once per request on the open-loop schedule until the duration, the request
+/// count or `stop` ends the run. `issue` gets the request's concurrency slot and must hold it
+/// until the request ends; when no slot is free the schedule waits, then catches up by at most
+/// one concurrency's worth (no burst after a stall). Returns how many were issued.
+async fn pace(
+    pacing: Pacing,
+    slots: &Arc<Semaphore>,
+    stop: impl Future<Output = ()>,
+    mut issue: impl FnMut(OwnedSemaphorePermit),
+) -> u64 {
+    let started = Instant::now();
+    // One request per `spacing`; at most 1000 ticks a second, so higher rates send several
+    // requests per tick.
+    let spacing = Duration::from_secs_f64(1.0 / pacing.rate);
+    let mut ticker = tokio::time::interval(spacing.max(Duration::from_millis(1)));
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let deadline = pacing.duration.map(|d| started + d);
+    let ended = async move {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop);
+    tokio::pin!(ended);
+    let limit = pacing.requests.unwrap_or(u64::MAX);
+    let mut issued = 0u64;
+    // `biased`: the end of the run wins over a tick due at the same instant, so a run of D
+    // seconds at R/s sends D×R requests, not sometimes one more.
+    'run: while issued < limit {
+        tokio::select! {
+            biased;
+            () = &mut stop => break 'run,
+            () = &mut ended => break 'run,
+            _ = ticker.tick() => {}
+        }
+        let due = due_by(started.elapsed(), spacing)
+            .min(limit)
+            .min(issued + u64::from(pacing.concurrency));
+        while issued < due {
+            let slot = tokio::select! {
+                biased;
+                () = &mut stop => break 'run,
+                () = &mut ended => break 'run,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break 'run,
+                },
+            };
+            issue(slot);
+            issued += 1;
+        }
+    }
+    issued
+}
+
+/// Requests due by `elapsed`: one at the start, then one every `spacing`. In whole nanoseconds,
+/// the ticker's own unit: in floating point, `0.29 s × 100/s` is 28.999… and the request due
+/// on that tick would wait for the next one.
+fn due_by(elapsed: Duration, spacing: Duration) -> u64 {
+    let due = elapsed.as_nanos() / spacing.as_nanos().max(1) + 1;
+    u64::try_from(due).unwrap_or(u64::MAX)
+}
+
 /// Sends one request in its own client span and records the outcome.
 async fn send(
     client: &reqwest::Client,
@@ -134,51 +183,76 @@ async fn send(
     timeout: Duration,
     stats: &Stats,
 ) {
+    let span = request_span(request);
+    let started = Instant::now();
+    let result = exchange(client, request, timeout)
+        .instrument(span.clone())
+        .await;
+    let elapsed = started.elapsed();
+    let label = status_label(&span, request, result);
+    metrics::counter!(REQUESTS_METRIC, "target" => request.target, "status" => label.clone())
+        .increment(1);
+    metrics::histogram!(DURATION_METRIC, "target" => request.target).record(elapsed.as_secs_f64());
+    stats.record(request.target, &request.key(), &label, elapsed);
+}
+
+/// A root client span with the HTTP semantic conventions' request attributes.
+fn request_span(request: &PlannedRequest) -> tracing::Span {
     let url = reqwest::Url::parse(&request.url).ok();
-    let span = tracing::info_span!(
+    tracing::info_span!(
         parent: None,
         "request",
         otel.name = request.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = request.method.as_str(),
-        url.full = request.url.as_str(),
-        server.address = url.as_ref().and_then(|u| u.host_str()).unwrap_or_default(),
-        server.port = url.as_ref().and_then(reqwest::Url::port_or_known_default),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = request.method.as_str(),
+        { semconv::URL_FULL } = telemetry::redact_url(&request.url),
+        { semconv::SERVER_ADDRESS } = url.as_ref().map(telemetry::server_address).unwrap_or_default(),
+        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default).map(i64::from),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
         loadgen.target = request.target,
-    );
-    let started = Instant::now();
-    let status = async {
-        let mut builder = client
-            .request(request.method.clone(), &request.url)
-            .timeout(timeout);
-        if let Some(body) = request.body {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-        }
-        match builder.inject_context().send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                // Read the body: the latency is the whole exchange, like a browser's.
-                match response.bytes().await {
-                    Ok(_) => Ok(status),
-                    Err(error) => Err(error),
-                }
-            }
-            Err(error) => Err(error),
-        }
+    )
+}
+
+/// The request with `traceparent`, and its whole body read: the latency is the whole exchange,
+/// like a browser's. The status code, or why there is none.
+async fn exchange(
+    client: &reqwest::Client,
+    request: &PlannedRequest,
+    timeout: Duration,
+) -> reqwest::Result<u16> {
+    let mut builder = client
+        .request(request.method.clone(), &request.url)
+        .timeout(timeout);
+    if let Some(bearer) = &request.bearer {
+        builder = builder.bearer_auth(bearer.token());
     }
-    .instrument(span.clone())
-    .await;
-    let elapsed = started.elapsed();
-    let label = match &status {
+    if let Some(body) = request.body {
+        builder = builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+    }
+    let response = builder.inject_context().send().await?;
+    telemetry::record_response(&tracing::Span::current(), &response);
+    let status = response.status().as_u16();
+    response.bytes().await?;
+    Ok(status)
+}
+
+/// Records the outcome on the span; returns the `status` label (the code, or [`TRANSPORT_ERROR`]).
+fn status_label(
+    span: &tracing::Span,
+    request: &PlannedRequest,
+    result: reqwest::Result<u16>,
+) -> String {
+    match result {
         Ok(code) => {
-            span.record("http.response.status_code", *code);
-            if *code >= 400 {
-                span.record("error.type", code.to_string());
+            if code >= 400 {
+                span.record(semconv::ERROR_TYPE, code.to_string());
                 span.record("otel.status_code", "ERROR");
             }
             code.to_string()
@@ -191,22 +265,18 @@ async fn send(
             } else {
                 "error"
             };
-            span.record("error.type", kind);
+            span.record(semconv::ERROR_TYPE, kind);
             span.record("otel.status_code", "ERROR");
-            tracing::debug!(parent: &span, url = %request.url, %error, "request failed");
+            tracing::debug!(parent: span, url = %request.url, %error, "request failed");
             TRANSPORT_ERROR.to_owned()
         }
-    };
-    metrics::counter!(REQUESTS_METRIC, "target" => request.target, "status" => label.clone())
-        .increment(1);
-    metrics::histogram!(DURATION_METRIC, "target" => request.target).record(elapsed.as_secs_f64());
-    stats.record(request.target, &request.key(), &label, elapsed);
+    }
 }
 
 async fn print_progress(
     stats: Arc<Stats>,
     sent: Arc<AtomicU64>,
-    semaphore: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
     concurrency: u32,
     started: Instant,
 ) {
@@ -216,7 +286,7 @@ async fn print_progress(
     loop {
         ticker.tick().await;
         let summary = stats.summary(started.elapsed());
-        let in_flight = (concurrency as usize).saturating_sub(semaphore.available_permits());
+        let in_flight = (concurrency as usize).saturating_sub(slots.available_permits());
         eprintln!(
             "loadgen {:>6.1}s  sent {}  done {}  errors {}  in flight {}  {:.1} req/s  p50 {:.1} ms  p99 {:.1} ms",
             summary.duration_seconds,
@@ -228,5 +298,155 @@ async fn print_progress(
             summary.latency_ms.p50,
             summary.latency_ms.p99,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// What a paced run did: when each request was issued (ms from the start) and the most
+    /// requests in flight at once.
+    #[derive(Debug, Default)]
+    struct Issued {
+        at_ms: Vec<u128>,
+        in_flight: usize,
+        max_in_flight: usize,
+    }
+
+    /// Runs `pace` in paused time with requests that each take `latency`.
+    async fn paced(
+        pacing: Pacing,
+        latency: Duration,
+        stop: impl Future<Output = ()>,
+    ) -> (u64, Issued) {
+        let issued = Arc::new(Mutex::new(Issued::default()));
+        let slots = Arc::new(Semaphore::new(pacing.concurrency as usize));
+        let started = Instant::now();
+        let record = issued.clone();
+        let count = pace(pacing, &slots, stop, move |slot| {
+            let mut issued = record.lock().expect("lock");
+            issued.at_ms.push((Instant::now() - started).as_millis());
+            issued.in_flight += 1;
+            issued.max_in_flight = issued.max_in_flight.max(issued.in_flight);
+            let record = record.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(latency).await;
+                record.lock().expect("lock").in_flight -= 1;
+                drop(slot);
+            });
+        })
+        .await;
+        let issued = std::mem::take(&mut *issued.lock().expect("lock"));
+        (count, issued)
+    }
+
+    fn pacing(rate: f64, duration: Option<Duration>, concurrency: u32) -> Pacing {
+        Pacing {
+            rate,
+            duration,
+            requests: None,
+            concurrency,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_run_sends_rate_times_duration_requests_on_the_rate_grid() {
+        let run = pacing(20.0, Some(Duration::from_millis(2_500)), 32);
+        let (count, issued) = paced(run, Duration::from_millis(10), std::future::pending()).await;
+        assert_eq!(count, 50);
+        let grid: Vec<u128> = (0..50).map(|k| k * 50).collect();
+        assert_eq!(issued.at_ms, grid);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_request_goes_out_on_its_tick_at_any_rate() {
+        for rate in [100.0, 3.0, 7.0, 33.0, 250.0] {
+            let run = pacing(rate, Some(Duration::from_secs(3)), 32);
+            let (count, issued) = paced(run, Duration::ZERO, std::future::pending()).await;
+            let expected = (3.0 * rate) as u128;
+            assert_eq!(u128::from(count), expected, "{rate}/s");
+            // tokio's timers fire on whole milliseconds, rounded up.
+            let period = Duration::from_secs_f64(1.0 / rate);
+            let grid: Vec<u128> = (0..expected)
+                .map(|k| (period * u32::try_from(k).unwrap_or(u32::MAX)).as_nanos())
+                .map(|nanos| nanos.div_ceil(1_000_000))
+                .collect();
+            assert_eq!(issued.at_ms, grid, "{rate}/s");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_responses_do_not_slow_the_schedule() {
+        // Open loop: requests taking 1.95 s at 10/s are 20 in flight, each still sent on time.
+        let run = pacing(10.0, Some(Duration::from_secs(3)), 32);
+        let (count, issued) =
+            paced(run, Duration::from_millis(1_950), std::future::pending()).await;
+        assert_eq!(count, 30);
+        let grid: Vec<u128> = (0..30).map(|k| k * 100).collect();
+        assert_eq!(issued.at_ms, grid);
+        assert_eq!(issued.max_in_flight, 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn busy_slots_hold_the_schedule_back_and_never_exceed_the_concurrency() {
+        // 1 s requests, 2 slots: 2 requests a second get out, whatever the 100/s asked for.
+        let run = pacing(100.0, Some(Duration::from_millis(4_500)), 2);
+        let (count, issued) = paced(run, Duration::from_secs(1), std::future::pending()).await;
+        assert_eq!(issued.max_in_flight, 2);
+        assert_eq!(count, 10);
+        assert_eq!(
+            issued.at_ms,
+            [0, 10, 1000, 1010, 2000, 2010, 3000, 3010, 4000, 4010]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_stall_it_catches_up_by_at_most_one_concurrency_per_tick() {
+        let run = pacing(100.0, Some(Duration::from_secs(2)), 4);
+        let pacer = tokio::spawn(paced(
+            run,
+            Duration::from_millis(1),
+            std::future::pending::<()>(),
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The pacer is not polled for a second (a starved runtime): 100 more requests fall due.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let (count, issued) = pacer.await.expect("pacer");
+        // Catching up, at most 4 (the concurrency) per 10 ms tick, never a burst of the backlog.
+        let busiest_tick = issued
+            .at_ms
+            .iter()
+            .map(|start| {
+                issued
+                    .at_ms
+                    .iter()
+                    .filter(|at| (*start..start + 10).contains(at))
+                    .count()
+            })
+            .max()
+            .unwrap_or_default();
+        assert_eq!(busiest_tick, 4, "{:?}", issued.at_ms);
+        assert!(
+            count > 150,
+            "the backlog is caught up within the run: {count}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_and_the_request_count_end_the_run() {
+        let forever = pacing(20.0, None, 32);
+        let stop = tokio::time::sleep(Duration::from_secs(1));
+        let (count, issued) = paced(forever, Duration::from_millis(10), stop).await;
+        assert_eq!(count, 20);
+        assert_eq!(issued.at_ms.last(), Some(&950));
+
+        let seven = Pacing {
+            requests: Some(7),
+            ..pacing(1000.0, None, 32)
+        };
+        let (count, _) = paced(seven, Duration::from_millis(10), std::future::pending()).await;
+        assert_eq!(count, 7);
     }
 }

@@ -14,7 +14,7 @@ pub mod plan;
 pub mod stats;
 
 pub use driver::{LoadSettings, generate};
-pub use plan::{DEFAULT_MIX, Mix, Plan, Targets};
+pub use plan::{Bearer, DEFAULT_MIX, Mix, Plan, Targets};
 pub use stats::{Stats, Summary};
 
 use axum::Router;
@@ -45,6 +45,10 @@ pub struct Config {
     /// Base URL of robot-control.
     #[arg(long, env = "LOADGEN_ROBOT_URL", default_value = "http://127.0.0.1:6543", value_parser = http_url)]
     pub robot_url: String,
+    /// robot-control's `ROBOT_TOKEN` (the same variable), sent to it as a bearer token; without
+    /// it robot-control refuses the robot commands (403).
+    #[arg(long, env = "ROBOT_TOKEN", hide_env_values = true, value_parser = bearer)]
+    pub robot_token: Option<Bearer>,
     /// Base URL of url-prober.
     #[arg(long, env = "LOADGEN_PROBER_URL", default_value = "http://127.0.0.1:8080", value_parser = http_url)]
     pub prober_url: String,
@@ -82,6 +86,8 @@ impl Config {
             redis: self.redis_url.clone(),
             robot: self.robot_url.clone(),
             prober: self.prober_url.clone(),
+            // An empty ROBOT_TOKEN (e.g. from a script's `${ROBOT_TOKEN:-}`) means none.
+            robot_token: self.robot_token.clone().filter(|t| !t.token().is_empty()),
         };
         LoadSettings {
             plan: Plan::new(&self.mix, &targets),
@@ -102,6 +108,11 @@ fn http_url(raw: &str) -> Result<String, String> {
         }
         _ => Err(format!("{raw:?} is not an http:// or https:// base URL")),
     }
+}
+
+/// Any value: robot-control judges the token (and a parse error here would print it).
+fn bearer(raw: &str) -> Result<Bearer, std::convert::Infallible> {
+    Ok(Bearer::new(raw))
 }
 
 fn positive_rate(raw: &str) -> Result<f64, String> {

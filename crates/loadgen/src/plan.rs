@@ -70,6 +70,28 @@ pub struct Targets {
     pub redis: String,
     pub robot: String,
     pub prober: String,
+    /// robot-control's `ROBOT_TOKEN`: without it, robot-control refuses every command (403).
+    pub robot_token: Option<Bearer>,
+}
+
+/// A bearer token; never shown (`Debug` prints `<redacted>`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bearer(std::sync::Arc<str>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(token.trim().into())
+    }
+
+    pub fn token(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(<redacted>)")
+    }
 }
 
 /// One request to send.
@@ -84,6 +106,8 @@ pub struct PlannedRequest {
     pub path: &'static str,
     /// A JSON body, for POSTs.
     pub body: Option<&'static str>,
+    /// Sent as `Authorization: Bearer ...`.
+    pub bearer: Option<Bearer>,
 }
 
 impl PlannedRequest {
@@ -100,6 +124,7 @@ fn get(target: &'static str, base: &str, path: &'static str) -> PlannedRequest {
         url: format!("{}{path}", base.trim_end_matches('/')),
         path,
         body: None,
+        bearer: None,
     }
 }
 
@@ -129,7 +154,10 @@ pub fn catalogue(targets: &Targets) -> [Vec<PlannedRequest>; 5] {
             "/torvaldsoff",
         ]
         .into_iter()
-        .map(|path| get(robot, &targets.robot, path))
+        .map(|path| PlannedRequest {
+            bearer: targets.robot_token.clone(),
+            ..get(robot, &targets.robot, path)
+        })
         .collect(),
         vec![get(prober, &targets.prober, "/queryurl")],
         vec![
@@ -141,6 +169,7 @@ pub fn catalogue(targets: &Targets) -> [Vec<PlannedRequest>; 5] {
                 path: "/servoarm",
                 // Out of the -90..90 range: robot-control answers 4xx.
                 body: Some(r#"{"degree": 500}"#),
+                bearer: targets.robot_token.clone(),
             },
         ],
     ]
@@ -194,7 +223,20 @@ mod tests {
             redis: "http://r/".into(),
             robot: "http://b".into(),
             prober: "http://p".into(),
+            robot_token: Some(Bearer::new("robot-token")),
         }
+    }
+
+    #[test]
+    fn only_robot_control_gets_the_robot_token() {
+        for group in catalogue(&targets()) {
+            for request in group {
+                let expected =
+                    (request.target == "robot-control").then(|| Bearer::new("robot-token"));
+                assert_eq!(request.bearer, expected, "{}", request.key());
+            }
+        }
+        assert!(!format!("{:?}", targets()).contains("robot-token"));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+// parking_lot's Mutex does not poison: a panicking request task never hides the summary.
+use parking_lot::Mutex;
 use std::time::Duration;
 
 /// The `status` of a request that got no HTTP response (connect error, timeout, ...).
@@ -50,15 +51,9 @@ impl Stats {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Records one finished request; `status` is the HTTP code or [`TRANSPORT_ERROR`].
     pub fn record(&self, target: &str, key: &str, status: &str, latency: Duration) {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.requests += 1;
         *inner.by_status.entry(status.to_owned()).or_default() += 1;
         *inner
@@ -78,7 +73,7 @@ impl Stats {
 
     /// Everything so far, for the progress line and the final summary.
     pub fn summary(&self, elapsed: Duration) -> Summary {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         let errors = inner
             .by_status
             .iter()

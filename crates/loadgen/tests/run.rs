@@ -1,6 +1,7 @@
 //! The real binary against local stand-ins for the four services: the configured count and mix
 //! arrive exactly, the summary matches what the servers counted, requests carry traceparent,
-//! pacing follows the rate, its own /metrics counts, and SIGTERM ends a `--duration 0` run.
+//! its own /metrics counts, and SIGTERM ends a `--duration 0` run. The pacing itself (rate,
+//! concurrency, catch-up) is tested in paused time in `src/driver.rs`, not here with a clock.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,6 +10,8 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as a;
+use testkit::semconv::HTTP_CLIENT;
 use testkit::{ExportedSpan, OtlpGrpcReceiver, free_port, metric_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
@@ -192,10 +195,28 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
         .await;
     assert_eq!(client_spans(&spans), 48, "one client span per request");
     assert!(spans.iter().any(|s| s.name == "POST"));
+    // Every client span follows the HTTP client conventions; failures carry error.type.
+    for span in spans.iter().filter(|s| s.kind == "SPAN_KIND_CLIENT") {
+        let failed = span
+            .attribute(a::HTTP_RESPONSE_STATUS_CODE)
+            .and_then(testkit::AttributeValue::as_int)
+            .is_some_and(|code| code >= 400);
+        let mut exempt = vec![
+            (
+                a::HTTP_REQUEST_METHOD_ORIGINAL,
+                "GET and POST are known methods",
+            ),
+            (a::HTTP_REQUEST_RESEND_COUNT, "loadgen never resends"),
+        ];
+        if !failed {
+            exempt.push((a::ERROR_TYPE, "the request succeeded"));
+        }
+        HTTP_CLIENT.assert_followed(&span.attributes, &exempt);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics() {
+async fn a_timed_run_reports_progress_and_exports_its_metrics() {
     let seen = Seen::default();
     let mut env = stand_ins(&seen).await;
     let port = free_port();
@@ -219,7 +240,7 @@ async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics()
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let sent = seen.counts()["GET web-flask-equivalent /"];
-    assert!((45..=52).contains(&sent), "2.5 s at 20/s sent {sent}");
+    assert!(sent > 0, "2.5 s at 20/s sent nothing");
     assert!(stdout.contains(&format!("requests: {sent} in")), "{stdout}");
     assert!(stdout.contains("latency ms: p50"), "{stdout}");
     assert!(
@@ -233,7 +254,7 @@ async fn a_timed_run_follows_the_rate_reports_progress_and_exports_its_metrics()
         r#"loadgen_requests_total{target="web-flask-equivalent",status="200"}"#,
     )
     .unwrap_or_else(|| panic!("{metrics}"));
-    assert!(ok >= 20.0, "{ok}");
+    assert!(ok >= 1.0, "{ok}");
     assert!(
         metrics.contains("# TYPE loadgen_request_duration_seconds histogram"),
         "{metrics}"
@@ -270,7 +291,7 @@ async fn duration_zero_runs_until_sigterm_then_prints_its_summary() {
     assert_eq!(output.status.code(), Some(0));
     let summary = summary_of(&output);
     let received: u64 = seen.counts().values().sum();
-    assert!(summary.requests >= 30, "{summary:?}");
+    assert!(summary.requests > 0, "{summary:?}");
     assert_eq!(summary.requests, received);
 }
 

@@ -116,6 +116,8 @@ pub enum Error {
         transient: bool,
         /// Never contains the Redis password.
         detail: String,
+        /// The prefix of Redis's error reply (`WRONGTYPE`, `LOADING`), when it sent one.
+        response_code: Option<String>,
     },
 }
 

@@ -26,6 +26,7 @@ use deadpool::managed::{QueueMode, TimeoutType, Timeouts};
 use redis::FromRedisValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as semconv;
 
 /// How long and how often the client tries before giving up on a request.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ struct Inner {
     target: RedisTarget,
     policy: RetryPolicy,
     instruments: Instruments,
+    /// The server is addressed by an IP address, which is then also the connection's peer.
+    peer_is_server: bool,
 }
 
 /// Metric handles, registered once: looking a metric up by name and labels on every command
@@ -76,17 +79,22 @@ struct Instruments {
     pool_waiting: metrics::Gauge,
 }
 
-/// One command's name and its `redis_client_command_duration_seconds` series.
+/// One command's name, its `db.query.text` and its `redis_client_command_duration_seconds`
+/// series.
 struct CommandInstruments {
     name: &'static str,
+    /// The command as the conventions' `db.query.text` wants it: literal values replaced by `?`,
+    /// so no key or value reaches a span.
+    query_text: &'static str,
     ok: metrics::Histogram,
     error: metrics::Histogram,
 }
 
 impl CommandInstruments {
-    fn new(name: &'static str) -> Self {
+    fn new(name: &'static str, query_text: &'static str) -> Self {
         Self {
             name,
+            query_text,
             ok: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "ok"),
             error: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "error"),
         }
@@ -96,8 +104,8 @@ impl CommandInstruments {
 impl Instruments {
     fn new() -> Self {
         Self {
-            incr: CommandInstruments::new("INCR"),
-            ping: CommandInstruments::new("PING"),
+            incr: CommandInstruments::new("INCR", "INCR ?"),
+            ping: CommandInstruments::new("PING", "PING"),
             pool_size: metrics::gauge!(REDIS_POOL_SIZE),
             pool_available: metrics::gauge!(REDIS_POOL_AVAILABLE),
             pool_waiting: metrics::gauge!(REDIS_POOL_WAITING),
@@ -132,6 +140,7 @@ impl RedisClient {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             pool,
+            peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
             target,
             policy,
             instruments: Instruments::new(),
@@ -192,17 +201,31 @@ impl Inner {
         let span = if !telemetry::in_trace() {
             tracing::Span::none()
         } else {
+            // The Redis client span of the database semantic conventions. `db.namespace` is the
+            // database index the connection was opened with (no command switches it).
             tracing::info_span!(
                 "redis command",
                 otel.name = operation,
                 otel.kind = "client",
                 otel.status_code = tracing::field::Empty,
-                db.system.name = "redis",
-                db.operation.name = operation,
-                db.namespace = self.target.db_namespace.as_str(),
-                server.address = self.target.server_address.as_str(),
-                server.port = self.target.server_port.map(i64::from),
-                error.type = tracing::field::Empty,
+                { semconv::DB_SYSTEM_NAME } = "redis",
+                { semconv::DB_OPERATION_NAME } = operation,
+                { semconv::DB_NAMESPACE } = self.target.db_namespace.as_str(),
+                { semconv::DB_QUERY_TEXT } = command.query_text,
+                { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
+                { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
+                // The peer is the server itself when it is addressed by IP (no DNS in between);
+                // the pooled connection does not expose its socket otherwise.
+                { semconv::NETWORK_PEER_ADDRESS } = self
+                    .peer_is_server
+                    .then_some(self.target.server_address.as_str()),
+                { semconv::NETWORK_PEER_PORT } = self
+                    .target
+                    .server_port
+                    .filter(|_| self.peer_is_server)
+                    .map(i64::from),
+                { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+                { semconv::ERROR_TYPE } = tracing::field::Empty,
             )
         };
         let start = Instant::now();
@@ -213,9 +236,23 @@ impl Inner {
             &command.error
         };
         duration.record(start.elapsed().as_secs_f64());
-        if let Err(Error::Redis { kind, .. }) = &result {
+        if let Err(Error::Redis {
+            kind,
+            response_code,
+            ..
+        }) = &result
+        {
             span.record("otel.status_code", "ERROR");
-            span.record("error.type", kind.as_str());
+            // The conventions: `error.type` matches the error reply's prefix when there is one.
+            match response_code {
+                Some(code) => {
+                    span.record(semconv::DB_RESPONSE_STATUS_CODE, code.as_str());
+                    span.record(semconv::ERROR_TYPE, code.as_str());
+                }
+                None => {
+                    span.record(semconv::ERROR_TYPE, kind.as_str());
+                }
+            }
         }
         self.record_pool_status();
         result
@@ -300,6 +337,7 @@ impl Inner {
                 applied: Applied::No,
                 transient: true,
                 detail: "the pooled connection had just closed".to_owned(),
+                response_code: None,
             });
         }
         // From here on the command may reach Redis: a failure without a reply is `Unknown`.
@@ -326,6 +364,7 @@ impl Inner {
                     applied: Applied::Unknown,
                     transient: true,
                     detail: format!("no reply within {:?}", self.policy.command_timeout),
+                    response_code: None,
                 })
             }
         }
@@ -351,6 +390,7 @@ impl Inner {
             applied: Applied::No,
             transient: true,
             detail: self.target.scrub(detail),
+            response_code: None,
         }
     }
 
@@ -375,6 +415,7 @@ impl Inner {
             applied,
             transient,
             detail: self.target.scrub(error.to_string()),
+            response_code: error.code().map(str::to_owned),
         }
     }
 }

@@ -80,8 +80,8 @@ impl RedisTarget {
         let mut secrets = Vec::new();
         if let Some(password) = parsed.password().filter(|p| !p.is_empty()) {
             secrets.push(password.to_owned());
-            if let Ok(decoded) = percent_decode(password) {
-                secrets.push(decoded);
+            if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+                secrets.push(decoded.into_owned());
             }
         }
         let scrub = |text: String| scrub_secrets(text, &secrets);
@@ -147,29 +147,6 @@ pub fn redact(raw: &str) -> String {
         Some(at) => format!("{scheme}***{}", &rest[at..]),
         None => raw.to_owned(),
     }
-}
-
-fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
 }
 
 #[cfg(test)]

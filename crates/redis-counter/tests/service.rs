@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use telemetry::semconv::attribute as a;
+use testkit::semconv::REDIS_CLIENT;
 use testkit::{
     OtlpGrpcReceiver, RedisServer, ServiceProcess, eventually, metric_value,
     promtool_check_metrics, span_attribute,
@@ -370,6 +372,21 @@ async fn the_incr_span_is_a_client_child_of_the_request_span() {
     assert!(
         spans.iter().all(|s| s.name != "PING"),
         "readiness PINGs are not traced"
+    );
+    REDIS_CLIENT.assert_followed(
+        &incr.attributes,
+        &[
+            (a::DB_RESPONSE_STATUS_CODE, "INCR succeeded"),
+            (a::ERROR_TYPE, "INCR succeeded"),
+            (a::DB_OPERATION_BATCH_SIZE, "one command, not a batch"),
+            (a::DB_STORED_PROCEDURE_NAME, "not a Lua script"),
+        ],
+    );
+    assert_eq!(attribute(a::DB_QUERY_TEXT).as_deref(), Some("INCR ?"));
+    assert_eq!(attribute(a::DB_NAMESPACE).as_deref(), Some("0"));
+    assert_eq!(
+        attribute(a::NETWORK_PEER_ADDRESS).as_deref(),
+        Some("127.0.0.1")
     );
 }
 

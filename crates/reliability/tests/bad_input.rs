@@ -9,13 +9,15 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reliability::{MIB, RawOutcome, Record, RssSampler, binary, raw_exchange, scaled};
+use reliability::{MIB, ROBOT_TOKEN, RawOutcome, Record, RssSampler, binary, raw_exchange, scaled};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use testkit::{RedisServer, ServiceProcess};
 
 const RSS_BOUND: u64 = 256 * 1024 * 1024;
+/// `Authorization` with [`ROBOT_TOKEN`] (a const: the fuzz targets are `'static`).
+const ROBOT_BEARER: &str = "Bearer reliability-suite-robot-token";
 
 /// What the generated request was, so the check knows what to expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,6 +38,8 @@ struct Target {
     service: &'static str,
     get_paths: &'static [&'static str],
     json_posts: &'static [&'static str],
+    /// Sent with every request (robot-control's token, so bodies reach the handlers).
+    headers: &'static [(&'static str, &'static str)],
 }
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
@@ -162,6 +166,9 @@ fn generate(rng: &mut StdRng, target: &Target) -> (Vec<u8>, Kind) {
     let path = random_path(rng, target);
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: reliability.test\r\nConnection: close\r\n");
+    for (name, value) in target.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if rng.random_bool(0.5) {
         head.push_str(&format!("traceparent: {}\r\n", garbage_traceparent(rng)));
         head.push_str(&format!("tracestate: {}\r\n", random_text(rng, 50..50 + 1)));
@@ -315,9 +322,11 @@ async fn fuzz(target: Target, extra_env: &[(&str, String)]) {
         target.service
     );
     for path in target.get_paths.iter().take(1) {
-        let response = reqwest::get(format!("{}{path}", process.url()))
-            .await
-            .unwrap();
+        let mut request = reqwest::Client::new().get(format!("{}{path}", process.url()));
+        for (name, value) in target.headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         assert!(
             response.status().is_success(),
             "{} {path} after the fuzz",
@@ -352,6 +361,7 @@ async fn web_flask_equivalent_survives_hostile_requests() {
             service: "web-flask-equivalent",
             get_paths: &["/", "/metrics", "/healthz", "/readyz"],
             json_posts: &["/"],
+            headers: &[],
         },
         &[],
     )
@@ -366,6 +376,7 @@ async fn redis_counter_survives_hostile_requests() {
             service: "redis-counter",
             get_paths: &["/", "/metrics", "/healthz", "/readyz"],
             json_posts: &["/"],
+            headers: &[],
         },
         &[("REDIS_URL", redis.url())],
     )
@@ -400,8 +411,13 @@ async fn robot_control_survives_hostile_requests() {
                 "/api/robots/linus/servo",
                 "/api/robots/torvalds/speed",
             ],
+            headers: &[("authorization", ROBOT_BEARER)],
         },
-        &[("DEADMAN_TIMEOUT", "500ms".into())],
+        &[
+            ("DEADMAN_TIMEOUT", "500ms".into()),
+            ("ROBOT_TOKEN", ROBOT_TOKEN.into()),
+            ("ALLOWED_HOSTS", "reliability.test".into()),
+        ],
     )
     .await;
 }
@@ -423,6 +439,7 @@ async fn url_prober_survives_hostile_requests() {
             service: "url-prober",
             get_paths: &["/healthcheck", "/queryurl", "/metrics", "/healthz"],
             json_posts: &["/queryurl"],
+            headers: &[],
         },
         &[("PROBER_CONFIG", config.display().to_string())],
     )
@@ -433,7 +450,8 @@ async fn url_prober_survives_hostile_requests() {
 /// it is buffered, on every JSON endpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robot_control_refuses_oversized_json_bodies_with_413() {
-    let process = ServiceProcess::start(&binary("robot-control"), &[]).await;
+    let process =
+        ServiceProcess::start(&binary("robot-control"), &[("ROBOT_TOKEN", ROBOT_TOKEN)]).await;
     let client = reqwest::Client::new();
     let paths = [
         "/servoarm",
@@ -451,6 +469,7 @@ async fn robot_control_refuses_oversized_json_bodies_with_413() {
         let response = client
             .post(format!("{}{path}", process.url()))
             .header("content-type", "application/json")
+            .bearer_auth(ROBOT_TOKEN)
             .body(body)
             .timeout(reliability::HANG_GUARD)
             .send()

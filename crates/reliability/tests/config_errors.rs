@@ -161,6 +161,9 @@ fn robot_control_rejects_every_invalid_configuration() {
             env_case("DEADMAN_TIMEOUT", "0s", "DEADMAN_TIMEOUT"),
             env_case("DEADMAN_TIMEOUT", "soon", "DEADMAN_TIMEOUT"),
             env_case("PIGPIO_TIMEOUT", "-1s", "PIGPIO_TIMEOUT"),
+            env_case("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS"),
+            env_case("ALLOWED_HOSTS", "http://robot.lan", "ALLOWED_HOSTS"),
+            env_case("ROBOT_TOKEN", "short-secret", "ROBOT_TOKEN"),
         ],
     );
 }

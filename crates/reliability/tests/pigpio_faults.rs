@@ -4,11 +4,11 @@
 //! itself when the daemon is back on the same address.
 #![allow(clippy::unwrap_used)]
 
-use reliability::{FakePigpio, HANG_GUARD, Record, binary, scaled};
+use reliability::{HANG_GUARD, ROBOT_TOKEN, Record, binary, scaled};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use testkit::ServiceProcess;
+use testkit::{FakePigpio, ServiceProcess};
 
 #[derive(Default)]
 struct Log {
@@ -39,6 +39,7 @@ async fn pigpio_daemon_dying_mid_command_gives_prompt_503s_then_reconnects() {
             ("TORVALDS_PIGPIO_ADDR", &torvalds.addr.to_string()),
             ("PIGPIO_TIMEOUT", "300ms"),
             ("DEADMAN_TIMEOUT", "60s"),
+            ("ROBOT_TOKEN", ROBOT_TOKEN),
             ("RUST_LOG", "warn"),
         ],
     )
@@ -66,6 +67,7 @@ async fn pigpio_daemon_dying_mid_command_gives_prompt_503s_then_reconnects() {
                     let started = Instant::now();
                     let (status, body) = match client
                         .get(format!("{base}{path}"))
+                        .bearer_auth(ROBOT_TOKEN)
                         .timeout(HANG_GUARD)
                         .send()
                         .await

@@ -2,12 +2,14 @@
 //! resets every connection, one that drips its headers, one that sends an endless body, one
 //! that redirects to itself. Each is `up=0`, probes stay one at a time per URL (no pile-up),
 //! the endless body is not read past the cap, memory stays bounded, and `/queryurl` keeps
-//! answering promptly.
+//! answering promptly. And secrets in the prober's config (userinfo, query values, headers)
+//! reach the configured origin only: not a redirect's other origin, not `/queryurl`, `/metrics`,
+//! the DEBUG logs or the exported spans.
 #![allow(clippy::unwrap_used)]
 
 use reliability::{BlackHole, MIB, Record, RssSampler, binary, get_text, scaled};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use testkit::ServiceProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,15 +44,17 @@ impl Drop for Hostile {
     }
 }
 
-async fn read_head(stream: &mut TcpStream) {
+/// Reads a request head (up to the blank line); returns it as text.
+async fn read_head(stream: &mut TcpStream) -> String {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 1024];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => break,
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
+    String::from_utf8_lossy(&buffer).into_owned()
 }
 
 async fn hostile(behaviour: Behaviour) -> Hostile {
@@ -295,6 +299,216 @@ async fn hostile_targets_are_down_bounded_and_never_pile_up() {
             sent / MIB,
             slowest_query.as_millis(),
             open_after,
+        ),
+    }
+    .write();
+}
+
+/// A loopback HTTP server that records every request head and answers `answer(head)`.
+struct Recorder {
+    addr: std::net::SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Recorder {
+    async fn start(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (recorded, answer) = (heads.clone(), Arc::new(answer));
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (recorded, answer) = (recorded.clone(), answer.clone());
+                tokio::spawn(async move {
+                    let head = read_head(&mut stream).await;
+                    let reply = answer(&head);
+                    recorded.lock().expect("lock").push(head);
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Self { addr, heads, task }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("lock").clone()
+    }
+}
+
+fn reply(status: &str, extra_header: &str) -> String {
+    format!("HTTP/1.1 {status}\r\n{extra_header}content-length: 0\r\nconnection: close\r\n\r\n")
+}
+
+/// The configured header as the target sees it (lower-cased by hyper).
+const API_KEY_HEADER: &str = "x-api-key: hv-k3y"; // secrets-check: allow (test fixture)
+/// Every secret of the config below (and the basic credentials the userinfo becomes); none may
+/// show anywhere or reach another origin.
+const SECRETS: [&str; 7] = [
+    "prober-user",
+    "cHJvYmVyLXVzZXI6cHctaHVudGVyMg==",
+    "pw-hunter2",
+    "qv-s3cr3t",
+    "hv-k3y",
+    "qv-refused",
+    "hv-refused",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_the_config_reach_the_configured_origin_only_and_show_nowhere() {
+    let elsewhere = Recorder::start(|_| reply("200 OK", "")).await;
+    let landing = format!("http://{}/land", elsewhere.addr);
+    // 200 only with all three secrets; /away redirects to another origin.
+    let origin = Recorder::start(move |head| {
+        let head = head.to_ascii_lowercase();
+        if head.starts_with("get /away") {
+            reply("302 Found", &format!("location: {landing}\r\n"))
+        } else if head.starts_with("get /secure?token=qv-s3cr3t&verbose ")
+            && head.contains(&format!(
+                "authorization: basic {}",
+                SECRETS[1].to_ascii_lowercase()
+            ))
+            && head.contains(API_KEY_HEADER)
+        {
+            reply("200 OK", "")
+        } else {
+            reply("401 Unauthorized", "")
+        }
+    })
+    .await;
+    let closed = testkit::free_port();
+    let at = origin.addr;
+    let shown = [
+        format!("http://{at}/secure?token=REDACTED&verbose"),
+        format!("http://{at}/away?token=REDACTED"),
+        format!("http://127.0.0.1:{closed}/?api_key=REDACTED"),
+    ];
+
+    let mut receiver = testkit::OtlpGrpcReceiver::start().await;
+    let endpoint = receiver.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prober.yml");
+    std::fs::write(
+        &config,
+        [
+            "urls:\n".to_owned(),
+            format!("- url: 'http://prober-user:pw-hunter2@{at}/secure?token=qv-s3cr3t&verbose'\n  headers: {{X-Api-Key: hv-k3y}}\n"), // secrets-check: allow (test fixture)
+            format!("- url: 'http://prober-user:pw-hunter2@{at}/away?token=qv-s3cr3t'\n  headers: {{X-Api-Key: hv-k3y}}\n"), // secrets-check: allow (test fixture)
+            format!("- url: 'http://127.0.0.1:{closed}/?api_key=qv-refused'\n  headers: {{Authorization: Bearer hv-refused}}\n"), // secrets-check: allow (test fixture)
+            "query_interval_in_seconds: 0.3\nrequest_timeout_in_seconds: 0.25\nlog_level: DEBUG\n".to_owned(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let config_path = config.display().to_string();
+    let process = ServiceProcess::start(
+        &binary("url-prober"),
+        &[
+            ("PROBER_CONFIG", &config_path),
+            // Empty: the config's `log_level: DEBUG` decides, as in a deployment without RUST_LOG.
+            ("RUST_LOG", ""),
+            ("OTEL_SDK_DISABLED", "false"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let query = format!("{}/queryurl", process.url());
+    testkit::eventually(
+        "every URL probed, a redirect followed",
+        Duration::from_secs(10),
+        || async {
+            let reports: serde_json::Value =
+                serde_json::from_str(&get_text(&client, &query).await).ok()?;
+            let probed = reports.as_array()?.iter();
+            let all = probed.filter(|r| r["result"] != "pending").count() == 3;
+            (all && !elsewhere.heads().is_empty()).then_some(())
+        },
+    )
+    .await;
+    // More rounds: every probe, hop and log line of them is checked below.
+    tokio::time::sleep(Duration::from_secs(scaled(2, 30))).await;
+    let reports = get_text(&client, &query).await;
+    let metrics = get_text(&client, &format!("{}/metrics", process.url())).await;
+    let spans = receiver
+        .spans_until(Duration::from_secs(10), |spans| {
+            spans
+                .iter()
+                .filter(|s| s.kind == "SPAN_KIND_CLIENT")
+                .count()
+                >= 6
+        })
+        .await;
+    let logs = process.logs();
+    assert!(
+        logs.contains("DEBUG") && logs.contains("probed"),
+        "debug logs are on: {logs}"
+    );
+
+    let places = [
+        ("/queryurl", reports),
+        ("/metrics", metrics.clone()),
+        ("logs", logs),
+        ("spans", format!("{spans:?}")),
+        (
+            "requests redirected to another origin",
+            elsewhere.heads().join("\n"),
+        ),
+    ];
+    let leaks: Vec<String> = places
+        .iter()
+        .flat_map(|(place, text)| {
+            SECRETS
+                .iter()
+                .filter(|secret| text.contains(*secret))
+                .map(move |secret| format!("{place} shows {secret:?}:\n{text}"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
+
+    // The configured origin got every secret: the probe still uses them.
+    let up = |url: &str| {
+        testkit::metric_value(
+            &metrics,
+            &format!("sample_external_url_up{{url=\"{url}\"}}"),
+        )
+    };
+    assert_eq!(up(&shown[0]), Some(1.0), "{metrics}");
+    assert_eq!(
+        up(&shown[1]),
+        Some(1.0),
+        "redirected and answered: {metrics}"
+    );
+    assert_eq!(up(&shown[2]), Some(0.0), "{metrics}");
+    let full_urls: Vec<String> = spans
+        .iter()
+        .filter_map(|s| testkit::span_attribute(s, "url.full"))
+        .collect();
+    for url in &shown {
+        assert!(full_urls.contains(url), "url.full {url}: {full_urls:?}");
+    }
+    let probes = reliability::metric_sum(&metrics, "probe_results_total");
+    let redirected = elsewhere.heads().len();
+    Record {
+        scenario: "prober-secret-redaction",
+        service: "url-prober",
+        tried: probes as u64,
+        lost: leaks.len() as u64,
+        figure: redirected as f64,
+        unit: "requests redirected to another origin, none carrying a secret",
+        notes: format!(
+            "3 URLs with userinfo, query values and headers (7 secrets with the basic credentials), log_level DEBUG: /queryurl, /metrics, the logs, \
+             {} exported spans and {redirected} redirected requests checked for each secret: 0 shown, 0 forwarded; \
+             the configured origin got all of them (up=1)",
+            spans.len()
         ),
     }
     .write();

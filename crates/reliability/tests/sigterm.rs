@@ -4,14 +4,12 @@
 //! process exits 0 within a bound. robot-control also stops every motor and LED on the way out.
 #![allow(clippy::unwrap_used)]
 
-use reliability::{
-    FakePigpio, PIGPIO_WRITE, RawOutcome, Record, alive, binary, pigpio_request, read_response,
-    scaled, signal,
-};
+use reliability::{ROBOT_TOKEN, RawOutcome, Record, alive, binary, read_response, scaled, signal};
+use robot_control::driver::pigpio::protocol;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use testkit::{OtlpHttpReceiver, RedisServer, ServiceProcess};
+use testkit::{FakePigpio, OtlpHttpReceiver, RedisServer, ServiceProcess};
 
 /// 10 s drain (telemetry::DRAIN_TIMEOUT) + 5 s span flush, plus slack for a busy machine.
 const EXIT_BOUND: Duration = Duration::from_secs(20);
@@ -20,7 +18,8 @@ fn trace_id() -> String {
     format!("{:032x}", rand::random::<u128>() | 1)
 }
 
-/// Opens a connection and sends a complete request carrying `trace`; the answer is read later.
+/// Opens a connection and sends a complete request carrying `trace` (and robot-control's token,
+/// which the other services ignore); the answer is read later.
 fn send_request(addr: SocketAddr, path: &str, trace: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
@@ -30,7 +29,7 @@ fn send_request(addr: SocketAddr, path: &str, trace: &str) -> TcpStream {
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: reliability.test\r\nConnection: close\r\n\
-         traceparent: 00-{trace}-{span}-01\r\n\r\n"
+         Authorization: Bearer {ROBOT_TOKEN}\r\ntraceparent: 00-{trace}-{span}-01\r\n\r\n"
     )
     .unwrap();
     stream
@@ -73,8 +72,10 @@ async fn sigterm_during_load(plan: Plan<'_>) -> Outcome {
 
     let client = reqwest::Client::new();
     for path in plan.before {
+        // Other services ignore the header; robot-control needs the token to move a robot.
         let response = client
             .get(format!("{}{path}", process.url()))
+            .bearer_auth(ROBOT_TOKEN)
             .timeout(reliability::HANG_GUARD)
             .send()
             .await
@@ -255,6 +256,9 @@ async fn robot_control_stops_motors_and_eyes_and_exits_on_sigterm() {
             ("LINUS_PIGPIO_ADDR", linus.addr.to_string()),
             ("TORVALDS_PIGPIO_ADDR", torvalds.addr.to_string()),
             ("DEADMAN_TIMEOUT", "60s".into()),
+            ("ROBOT_TOKEN", ROBOT_TOKEN.into()),
+            // The host the in-flight requests name.
+            ("ALLOWED_HOSTS", "reliability.test".into()),
         ],
         // Both robots moving with their eyes on when the signal lands.
         before: &["/forward", "/linuson", "/north", "/torvaldson"],
@@ -272,14 +276,12 @@ async fn robot_control_stops_motors_and_eyes_and_exits_on_sigterm() {
         ("Linus", &l, &[13u32, 21, 17, 27, 16][..]),
         ("Torvalds", &t, &[7u32, 8, 9, 10, 25][..]),
     ] {
-        let last_high = requests
-            .iter()
-            .rposition(|r| r[0..4] == PIGPIO_WRITE.to_le_bytes() && r[8] == 1);
+        let last_high = requests.iter().rposition(protocol::is_high_write);
         assert!(last_high.is_some(), "{name} was moving: {requests:?}");
         for pin in pins {
             let low = requests
                 .iter()
-                .rposition(|r| *r == pigpio_request(PIGPIO_WRITE, *pin, 0));
+                .rposition(|r| *r == protocol::request(protocol::CMD_WRITE, *pin, 0));
             assert!(
                 low > last_high,
                 "{name}: pin {pin} written low after the last high write; requests: {requests:?}"

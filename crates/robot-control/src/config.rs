@@ -1,6 +1,8 @@
 //! Startup settings: every option is a flag and an environment variable (DESIGN.md's names), so
 //! Compose, Kubernetes and the tests configure the service the same way.
 
+use crate::access::credentials::TokenParser;
+use crate::access::{HostName, Token};
 use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +37,17 @@ pub struct Config {
     /// Bound on connecting to a pigpio daemon and on each of its answers (e.g. `1s`).
     #[arg(long, env = "PIGPIO_TIMEOUT", default_value = "1s", value_parser = parse_positive_duration)]
     pub pigpio_timeout: Duration,
+
+    /// More names this service is reached by (comma-separated, e.g. `robot.lan,robot`), besides
+    /// IP addresses, localhost and the machine's hostname; any other `Host` is refused (403).
+    #[arg(long, env = "ALLOWED_HOSTS", value_delimiter = ',', value_parser = HostName::parse)]
+    pub allowed_hosts: Vec<HostName>,
+
+    /// Secret required by the UI page and every robot command (as a bearer token, or the
+    /// password of HTTP Basic auth); at least 16 visible characters. Prefer the environment
+    /// variable: a flag shows in the process list.
+    #[arg(long, env = "ROBOT_TOKEN", hide_env_values = true, value_parser = TokenParser)]
+    pub robot_token: Option<Token>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,6 +75,8 @@ impl Config {
             torvalds_pigpio_addr: "127.0.0.1:8888".to_owned(),
             deadman_timeout: Duration::from_secs(2),
             pigpio_timeout: Duration::from_secs(1),
+            allowed_hosts: Vec::new(),
+            robot_token: None,
         }
     }
 
@@ -103,6 +118,25 @@ mod tests {
         assert_eq!(parsed.driver, DriverKind::Sim);
         assert_eq!(parsed.linus_pigpio_addr, "127.0.0.1:8888");
         assert_eq!(parsed.deadman_timeout, Duration::from_secs(2));
+        assert!(parsed.allowed_hosts.is_empty());
+        assert!(parsed.robot_token.is_none());
+    }
+
+    #[test]
+    fn hosts_are_a_list_and_the_token_is_never_shown() {
+        let token = "0123456789abcdef0123";
+        let parsed = Config::try_parse_from([
+            "robot-control",
+            "--allowed-hosts",
+            "Robot.LAN,robot",
+            "--robot-token",
+            token,
+        ])
+        .unwrap();
+        let names: Vec<&str> = parsed.allowed_hosts.iter().map(HostName::as_str).collect();
+        assert_eq!(names, ["robot.lan", "robot"]);
+        assert!(parsed.robot_token.is_some());
+        assert!(!format!("{parsed:?}").contains(token));
     }
 
     #[test]
@@ -113,6 +147,9 @@ mod tests {
             ["--linus-pigpio-addr", "no-port"],
             ["--robot-driver", "gpiozero"],
             ["--listen-addr", "6543"],
+            ["--allowed-hosts", "*"],
+            ["--allowed-hosts", "robot.lan:6543"],
+            ["--robot-token", "too-short"],
         ] {
             let mut argv = vec!["robot-control"];
             argv.extend(args);

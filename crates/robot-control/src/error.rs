@@ -6,7 +6,7 @@
 use crate::driver::DriverError;
 use crate::robot::RobotId;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -22,6 +22,20 @@ pub enum Error {
     Request { status: StatusCode, message: String },
     #[error("cross-site request refused: {0}")]
     CrossSite(&'static str),
+    /// The `Host` is not one of this service's names (DNS rebinding, or a name to add).
+    #[error(
+        "this service does not answer to that Host name; if it is this machine's, add it to ALLOWED_HOSTS"
+    )]
+    HostNotAllowed,
+    #[error(
+        "ROBOT_TOKEN is set: send it as `Authorization: Bearer <token>` (or as the password of HTTP Basic auth)"
+    )]
+    Unauthenticated,
+    /// A robot-changing request with neither the UI key nor the token as a bearer token.
+    #[error(
+        "moving a robot needs its own UI (reload the page) or `Authorization: Bearer <ROBOT_TOKEN>`"
+    )]
+    NotFromTheUi,
     #[error("robot {robot} is unavailable: {source}")]
     Driver {
         robot: RobotId,
@@ -44,10 +58,24 @@ impl Error {
             Error::UnknownRobot(_) | Error::NotFound => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Request { status, .. } => *status,
-            Error::CrossSite(_) => StatusCode::FORBIDDEN,
+            Error::CrossSite(_) | Error::HostNotAllowed | Error::NotFromTheUi => {
+                StatusCode::FORBIDDEN
+            }
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::Driver { .. } | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `reason` label of `robot_requests_refused_total` for an access refusal.
+    pub fn refusal_reason(&self) -> Option<&'static str> {
+        match self {
+            Error::HostNotAllowed => Some(crate::instruments::REFUSED_HOST),
+            Error::Unauthenticated => Some(crate::instruments::REFUSED_TOKEN),
+            Error::NotFromTheUi => Some(crate::instruments::REFUSED_NOT_FROM_UI),
+            Error::CrossSite(_) => Some(crate::instruments::REFUSED_CROSS_SITE),
+            _ => None,
         }
     }
 }
@@ -62,6 +90,14 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, Error::Unauthenticated) {
+            // Makes a browser show its login prompt (any user name, the token as password).
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="robot-control", charset="UTF-8""#),
+            );
+        }
+        response
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; requires `Content-Type: application/json` (which also makes a cross-site browser
-/// request non-simple, see [`crate::guard`]).
+/// request non-simple, see [`crate::access`]).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 

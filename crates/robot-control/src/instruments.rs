@@ -11,12 +11,25 @@ pub const MOTOR_SPEED: &str = "robot_motor_speed";
 pub const SERVO_POSITION: &str = "robot_servo_position_degrees";
 pub const DEADMAN_STOPS: &str = "robot_deadman_stops_total";
 pub const DRIVER_ERRORS: &str = "robot_driver_errors_total";
+pub const REQUESTS_REFUSED: &str = "robot_requests_refused_total";
 
 /// The `command` label of `robot_commands_total`: the directions plus these.
 pub const COMMAND_SERVO: &str = "servo";
 pub const COMMAND_PWM: &str = "pwm";
 pub const COMMAND_EYE_ON: &str = "eye_on";
 pub const COMMAND_EYE_OFF: &str = "eye_off";
+
+/// The `reason` label of `robot_requests_refused_total` (see [`crate::access`]).
+pub const REFUSED_HOST: &str = "host";
+pub const REFUSED_TOKEN: &str = "token";
+pub const REFUSED_NOT_FROM_UI: &str = "not_from_ui";
+pub const REFUSED_CROSS_SITE: &str = "cross_site";
+const REFUSAL_REASONS: [&str; 4] = [
+    REFUSED_HOST,
+    REFUSED_TOKEN,
+    REFUSED_NOT_FROM_UI,
+    REFUSED_CROSS_SITE,
+];
 
 /// Registers HELP text and creates every counter series (adding 0, so calling it again resets
 /// nothing), so panels and alerts have data before the first command. Harmless without a recorder.
@@ -39,6 +52,15 @@ pub fn describe() {
         DRIVER_ERRORS,
         "Commands that failed in the GPIO driver (pigpio unreachable, timed out or rejected)."
     );
+    metrics::describe_counter!(
+        REQUESTS_REFUSED,
+        "Requests refused by the access policy: host (not one of this service's names), token \
+         (ROBOT_TOKEN missing or wrong), not_from_ui (a robot command without the UI key or the \
+         bearer token), cross_site (the browser said so)."
+    );
+    for reason in REFUSAL_REASONS {
+        metrics::counter!(REQUESTS_REFUSED, "reason" => reason).increment(0);
+    }
 
     for robot in RobotId::ALL {
         let spec = robot.spec();
@@ -86,4 +108,8 @@ pub fn deadman_stop(robot: RobotId) {
 
 pub fn driver_error(robot: RobotId) {
     metrics::counter!(DRIVER_ERRORS, "robot" => robot.as_str()).increment(1);
+}
+
+pub fn refused(reason: &'static str) {
+    metrics::counter!(REQUESTS_REFUSED, "reason" => reason).increment(1);
 }

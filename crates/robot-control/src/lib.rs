@@ -6,15 +6,15 @@
 //! `torvalds-eye` spans. Safety beyond the seed: a deadman timer stops motors that were not told to
 //! keep moving, and shutdown stops every motor and turns every eye off.
 //!
-//! Modules, outside in: [`routes`] (HTTP) → [`control`] (what a command does) → [`robot`] (which
-//! pins) → [`driver`] (sim or pigpio).
+//! Modules, outside in: [`access`] (who may do what) → [`routes`] (HTTP) → [`control`] (what a
+//! command does) → [`robot`] (which pins) → [`driver`] (sim or pigpio).
 
+pub mod access;
 pub mod config;
 pub mod control;
 pub mod driver;
 pub mod error;
 pub mod extract;
-pub mod guard;
 pub mod instruments;
 pub mod robot;
 pub mod routes;
@@ -24,6 +24,7 @@ pub use config::{Config, DriverKind};
 pub use error::Error;
 pub use state::AppState;
 
+use access::Check;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -35,24 +36,35 @@ use tokio::net::TcpListener;
 pub const BODY_LIMIT_BYTES: usize = 4 * 1024;
 
 /// The whole HTTP app: UI, seed routes, JSON API (traced and measured), then `/metrics`,
-/// `/healthz`, `/readyz` (not measured).
+/// `/healthz`, `/readyz` (not measured), guarded by [`access`]: every route answers only to
+/// this service's host names; with `ROBOT_TOKEN` the UI page and every command need it; a
+/// command also needs the UI key or the token as a bearer token.
 pub fn router(state: AppState) -> Router {
     instruments::describe();
+    let guard = |check| middleware::from_fn_with_state((state.clone(), check), access::guard);
     let commands = routes::seed::commands()
         .merge(routes::api::commands())
-        .route_layer(middleware::from_fn(guard::same_origin_only));
-    Router::new()
+        .route_layer(guard(Check::Mover))
+        .route_layer(guard(Check::TokenHolder));
+    let page = Router::new()
         .route("/", get(routes::ui::page))
+        .route_layer(guard(Check::TokenHolder));
+    let app = Router::new()
+        .merge(page)
         .merge(routes::seed::queries())
         .merge(routes::api::queries())
         .merge(commands)
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(guard(Check::KnownHost))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .with_state(state)
-        .layer(telemetry::HttpLayer::new())
-        // The robots being unreachable is not a reason to take the UI out of rotation.
-        .merge(telemetry::ops_router(telemetry::always_ready))
+        .with_state(state.clone())
+        .layer(telemetry::HttpLayer::new());
+    // The robots being unreachable is not a reason to take the UI out of rotation.
+    let ops = telemetry::ops_router(telemetry::always_ready)
+        .layer(guard(Check::KnownHost))
+        .with_state(state);
+    app.merge(ops)
 }
 
 impl server::ServiceConfig for Config {
@@ -86,6 +98,7 @@ pub async fn run(
         deadman_timeout = ?config.deadman_timeout,
         "robot-control listening"
     );
+    state.access().log_startup(addr);
     let signal = {
         let controller = controller.clone();
         async move {

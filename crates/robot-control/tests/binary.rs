@@ -4,8 +4,10 @@
 mod common;
 
 use common::*;
+use robot_control::driver::pigpio::protocol::{self, CMD_WRITE, request};
 use std::process::Command;
 use std::time::Duration;
+use testkit::FakePigpio;
 
 #[test]
 fn bad_configuration_is_one_line_and_a_non_zero_exit() {
@@ -15,9 +17,15 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
         ("DEADMAN_TIMEOUT", "0s", "deadman-timeout"),
         ("LINUS_PIGPIO_ADDR", "raspberrypi", "linus-pigpio-addr"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("ALLOWED_HOSTS", "*", "allowed-hosts"),
+        ("ALLOWED_HOSTS", "robot.lan:6543", "allowed-hosts"),
+        ("ROBOT_TOKEN", "short-secret", "ROBOT_TOKEN"),
+        ("ROBOT_TOKEN", "", "ROBOT_TOKEN"),
+        ("ROBOT_TOKEN", "secret but with spaces", "ROBOT_TOKEN"),
     ];
     for (var, value, mention) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_robot-control"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_robot-control"));
+        command
             .env(var, value)
             .env(
                 "LISTEN_ADDR",
@@ -27,18 +35,14 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
                     "127.0.0.1:0"
                 },
             )
-            .env("OTEL_SDK_DISABLED", "true")
-            .output()
-            .expect("run robot-control");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{var}={value} must fail");
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "{var}={value}: one line, got {stderr:?}"
-        );
-        assert!(stderr.contains(mention), "{var}={value}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+            .env("OTEL_SDK_DISABLED", "true");
+        let stderr = testkit::assert_config_error(&mut command, mention);
+        if var == "ROBOT_TOKEN" && !value.is_empty() {
+            assert!(
+                !stderr.contains(value),
+                "the token is never echoed: {stderr}"
+            );
+        }
     }
 }
 
@@ -51,6 +55,7 @@ async fn sigterm_stops_every_motor_and_turns_every_eye_off() {
         ("LINUS_PIGPIO_ADDR", linus.addr.to_string()),
         ("TORVALDS_PIGPIO_ADDR", torvalds.addr.to_string()),
         ("DEADMAN_TIMEOUT", "60s".to_owned()),
+        ("ROBOT_TOKEN", TEST_TOKEN.to_owned()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_robot-control"));
@@ -62,7 +67,12 @@ async fn sigterm_stops_every_motor_and_turns_every_eye_off() {
         .build()
         .unwrap();
     for path in ["/forward", "/linuson", "/north", "/torvaldson"] {
-        let response = client.get(url(path)).send().await.unwrap();
+        let response = client
+            .get(url(path))
+            .bearer_auth(TEST_TOKEN)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{path}: {}", service.logs());
     }
     linus.clear();
@@ -80,14 +90,19 @@ async fn sigterm_stops_every_motor_and_turns_every_eye_off() {
         "clean exit after SIGTERM: {logs}"
     );
     assert!(logs.contains("all motors stopped and eyes off"), "{logs}");
+    assert!(logs.contains("ROBOT_TOKEN is set"), "{logs}");
+    assert!(
+        !logs.contains(TEST_TOKEN),
+        "the token is never logged: {logs}"
+    );
 
     let linus_requests = linus.requests();
     for expected in [
-        pigpio_request(WRITE, 13, 0),
-        pigpio_request(WRITE, 21, 0),
-        pigpio_request(WRITE, 17, 0),
-        pigpio_request(WRITE, 27, 0),
-        pigpio_request(WRITE, 16, 0),
+        request(CMD_WRITE, 13, 0),
+        request(CMD_WRITE, 21, 0),
+        request(CMD_WRITE, 17, 0),
+        request(CMD_WRITE, 27, 0),
+        request(CMD_WRITE, 16, 0),
     ] {
         assert!(
             linus_requests.contains(&expected),
@@ -96,11 +111,11 @@ async fn sigterm_stops_every_motor_and_turns_every_eye_off() {
     }
     let torvalds_requests = torvalds.requests();
     for expected in [
-        pigpio_request(WRITE, 7, 0),
-        pigpio_request(WRITE, 8, 0),
-        pigpio_request(WRITE, 9, 0),
-        pigpio_request(WRITE, 10, 0),
-        pigpio_request(WRITE, 25, 0),
+        request(CMD_WRITE, 7, 0),
+        request(CMD_WRITE, 8, 0),
+        request(CMD_WRITE, 9, 0),
+        request(CMD_WRITE, 10, 0),
+        request(CMD_WRITE, 25, 0),
     ] {
         assert!(
             torvalds_requests.contains(&expected),
@@ -109,11 +124,11 @@ async fn sigterm_stops_every_motor_and_turns_every_eye_off() {
     }
     // Nothing is switched on again after the stop.
     assert!(
-        !linus_requests.iter().any(|r| r[0] == 4 && r[8] == 1),
+        !linus_requests.iter().any(protocol::is_high_write),
         "{linus_requests:?}"
     );
     assert!(
-        !torvalds_requests.iter().any(|r| r[0] == 4 && r[8] == 1),
+        !torvalds_requests.iter().any(protocol::is_high_write),
         "{torvalds_requests:?}"
     );
 }

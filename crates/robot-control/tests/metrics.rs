@@ -51,6 +51,35 @@ async fn robot_series_follow_the_commands() {
         StatusCode::SERVICE_UNAVAILABLE
     );
     linus.set_failing(false);
+    // Refused by the access policy: a foreign Host, no credentials, a browser's cross-site
+    // request (with the token), a command without the UI key or a bearer token.
+    let refused = [
+        ("host", "evil.test", None, None),
+        ("token", TEST_HOST, None, None),
+        (
+            "cross_site",
+            TEST_HOST,
+            Some(format!("Bearer {TEST_TOKEN}")),
+            Some("cross-site"),
+        ),
+        (
+            "not_from_ui",
+            TEST_HOST,
+            Some("Basic b3duZXI6cm9ib3QtY29udHJvbC10ZXN0LXRva2Vu".to_owned()),
+            None,
+        ),
+    ];
+    for (reason, host, authorization, fetch_site) in &refused {
+        let mut request = Request::get("/forward").header("host", *host);
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        if let Some(fetch_site) = fetch_site {
+            request = request.header("sec-fetch-site", *fetch_site);
+        }
+        let (status, body) = send(&app, request.body(axum::body::Body::empty()).unwrap()).await;
+        assert!(status.is_client_error(), "{reason}: {status} {body}");
+    }
     // Torvalds's /east is stopped by the deadman (100 ms).
     tokio::time::sleep(Duration::from_millis(400)).await;
 
@@ -98,6 +127,10 @@ async fn robot_series_follow_the_commands() {
         (r#"robot_deadman_stops_total{robot="linus"}"#, 0.0),
         (r#"robot_driver_errors_total{robot="linus"}"#, 1.0),
         (r#"robot_driver_errors_total{robot="torvalds"}"#, 0.0),
+        (r#"robot_requests_refused_total{reason="host"}"#, 1.0),
+        (r#"robot_requests_refused_total{reason="token"}"#, 1.0),
+        (r#"robot_requests_refused_total{reason="cross_site"}"#, 1.0),
+        (r#"robot_requests_refused_total{reason="not_from_ui"}"#, 1.0),
     ];
     for (name, value) in expected {
         assert_eq!(series(&text, name), Some(value), "{name} in\n{text}");
@@ -109,6 +142,7 @@ async fn robot_series_follow_the_commands() {
         "robot_servo_position_degrees",
         "robot_deadman_stops_total",
         "robot_driver_errors_total",
+        "robot_requests_refused_total",
     ] {
         assert!(text.contains(&format!("# HELP {name} ")), "HELP for {name}");
     }

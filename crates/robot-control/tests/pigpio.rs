@@ -4,8 +4,12 @@
 mod common;
 
 use common::*;
+use robot_control::driver::pigpio::protocol::{
+    CMD_MODES, CMD_PRS, CMD_PWM, CMD_SERVO, CMD_WRITE, request,
+};
 use robot_control::{AppState, Config, DriverKind};
 use std::time::{Duration, Instant};
+use testkit::FakePigpio;
 
 fn pigpio_app(linus: &FakePigpio, torvalds: &FakePigpio) -> axum::Router {
     let config = Config {
@@ -16,17 +20,17 @@ fn pigpio_app(linus: &FakePigpio, torvalds: &FakePigpio) -> axum::Router {
         pigpio_timeout: Duration::from_millis(300),
         ..Config::defaults()
     };
-    robot_control::router(AppState::new(&config))
+    robot_control::router(AppState::new(&with_test_access(config)))
 }
 
 /// What the driver sends on every new connection to Linus's daemon.
 fn linus_setup() -> Vec<[u8; 16]> {
     let mut setup: Vec<[u8; 16]> = [13, 21, 17, 27, 16, 12, 26]
         .into_iter()
-        .map(|pin| pigpio_request(MODES, pin, 1))
+        .map(|pin| request(CMD_MODES, pin, 1))
         .collect();
-    setup.push(pigpio_request(PRS, 12, 1000));
-    setup.push(pigpio_request(PRS, 26, 1000));
+    setup.push(request(CMD_PRS, 12, 1000));
+    setup.push(request(CMD_PRS, 26, 1000));
     setup
 }
 
@@ -43,10 +47,10 @@ async fn forward_sets_up_the_pins_then_writes_the_motor_pins() {
     let mut expected = linus_setup();
     expected.extend([
         // left motor: backward pin low first, then forward pin high; then the right motor.
-        pigpio_request(WRITE, 21, 0),
-        pigpio_request(WRITE, 13, 1),
-        pigpio_request(WRITE, 27, 0),
-        pigpio_request(WRITE, 17, 1),
+        request(CMD_WRITE, 21, 0),
+        request(CMD_WRITE, 13, 1),
+        request(CMD_WRITE, 27, 0),
+        request(CMD_WRITE, 17, 1),
     ]);
     assert_eq!(linus.requests(), expected);
     // Byte-exact, spelled out once: WRITE(4) gpio 13 level 1, p3 = 0.
@@ -65,10 +69,10 @@ async fn forward_sets_up_the_pins_then_writes_the_motor_pins() {
     assert_eq!(
         linus.requests(),
         vec![
-            pigpio_request(WRITE, 13, 0),
-            pigpio_request(WRITE, 21, 0),
-            pigpio_request(WRITE, 17, 0),
-            pigpio_request(WRITE, 27, 0),
+            request(CMD_WRITE, 13, 0),
+            request(CMD_WRITE, 21, 0),
+            request(CMD_WRITE, 17, 0),
+            request(CMD_WRITE, 27, 0),
         ]
     );
 }
@@ -81,14 +85,14 @@ async fn servo_pwm_and_eye_routes_send_the_expected_commands() {
     assert_eq!(get(&app, "/servomid").await.0, StatusCode::OK);
 
     let cases: [(&str, Vec<[u8; 16]>); 5] = [
-        ("/servomax", vec![pigpio_request(SERVO, 22, 2000)]),
-        ("/servomin2", vec![pigpio_request(SERVO, 23, 1000)]),
+        ("/servomax", vec![request(CMD_SERVO, 22, 2000)]),
+        ("/servomin2", vec![request(CMD_SERVO, 23, 1000)]),
         (
             "/thirty",
-            vec![pigpio_request(PWM, 12, 300), pigpio_request(PWM, 26, 300)],
+            vec![request(CMD_PWM, 12, 300), request(CMD_PWM, 26, 300)],
         ),
-        ("/linuson", vec![pigpio_request(WRITE, 16, 1)]),
-        ("/linusoff", vec![pigpio_request(WRITE, 16, 0)]),
+        ("/linuson", vec![request(CMD_WRITE, 16, 1)]),
+        ("/linusoff", vec![request(CMD_WRITE, 16, 0)]),
     ];
     for (route, expected) in cases {
         linus.clear();
@@ -98,7 +102,7 @@ async fn servo_pwm_and_eye_routes_send_the_expected_commands() {
     }
     // SERVO(8) gpio 22 pulse 2000 µs (0x07d0), little-endian.
     assert_eq!(
-        pigpio_request(SERVO, 22, 2000),
+        request(CMD_SERVO, 22, 2000),
         [8, 0, 0, 0, 22, 0, 0, 0, 0xd0, 0x07, 0, 0, 0, 0, 0, 0]
     );
 }
@@ -113,17 +117,17 @@ async fn torvalds_uses_its_own_daemon() {
     let requests = torvalds.requests();
     let setup: Vec<[u8; 16]> = [7, 8, 9, 10, 25]
         .into_iter()
-        .map(|p| pigpio_request(MODES, p, 1))
+        .map(|p| request(CMD_MODES, p, 1))
         .collect();
     assert_eq!(&requests[..5], &setup[..]);
     assert_eq!(
         &requests[5..],
         &[
-            pigpio_request(WRITE, 8, 0),
-            pigpio_request(WRITE, 7, 1),
-            pigpio_request(WRITE, 10, 0),
-            pigpio_request(WRITE, 9, 1),
-            pigpio_request(WRITE, 25, 1),
+            request(CMD_WRITE, 8, 0),
+            request(CMD_WRITE, 7, 1),
+            request(CMD_WRITE, 10, 0),
+            request(CMD_WRITE, 9, 1),
+            request(CMD_WRITE, 25, 1),
         ]
     );
     assert!(linus.requests().is_empty());
@@ -157,14 +161,14 @@ async fn a_vanished_daemon_gives_503_and_the_next_command_reconnects() {
     assert_eq!(get(&app, "/north").await.0, StatusCode::OK);
 
     // The daemon comes back on the same port: the next command reconnects (setup first).
-    let revived = FakePigpio::start_on(addr, false).await;
+    let revived = FakePigpio::start_on(addr).await;
     let (status, body) = get(&app, "/backward").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["direction"], "backward");
     assert_eq!(body["last_error"], Value::Null);
     let requests = revived.requests();
     assert_eq!(&requests[..linus_setup().len()], &linus_setup()[..]);
-    assert_eq!(requests.last(), Some(&pigpio_request(WRITE, 27, 1)));
+    assert_eq!(requests.last(), Some(&request(CMD_WRITE, 27, 1)));
 }
 
 #[tokio::test]
@@ -196,7 +200,7 @@ async fn nothing_listening_gives_503() {
         pigpio_timeout: Duration::from_millis(300),
         ..Config::defaults()
     };
-    let app = robot_control::router(AppState::new(&config));
+    let app = robot_control::router(AppState::new(&with_test_access(config)));
     let (status, body) = post_json(&app, "/api/robots/torvalds/eye", json!({"on": true})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["robot"], "torvalds");

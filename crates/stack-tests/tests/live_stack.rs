@@ -7,7 +7,9 @@
 //! data. Only panels fed by what cannot run here are exempt, and they are listed with the reason:
 //! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
 //! spans" dashboard). Prometheus runs with exemplar storage, as in Compose.
-//! Finally it stops Redis and expects RedisDown to fire and reach Alertmanager.
+//! Every rule must evaluate without error. Finally it stops Redis and expects RedisDown to fire and
+//! reach Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the
+//! pager and held back by RedisDown.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -44,6 +46,9 @@ fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
 }
 
+/// robot-control's token, which loadgen sends so its robot commands are accepted.
+const ROBOT_TOKEN: &str = "live-stack-robot-token";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     // --- the real parts --------------------------------------------------------------------
@@ -56,7 +61,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     .await;
     let robot = ServiceProcess::start(
         &workspace_binary("robot-control"),
-        &[("ROBOT_DRIVER", "sim")],
+        &[("ROBOT_DRIVER", "sim"), ("ROBOT_TOKEN", ROBOT_TOKEN)],
     )
     .await;
     let prober_dir = tempfile::tempdir().unwrap();
@@ -84,6 +89,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
             ("LOADGEN_REDIS_URL", &counter.url()),
             ("LOADGEN_ROBOT_URL", &robot.url()),
             ("LOADGEN_PROBER_URL", &prober.url()),
+            ("ROBOT_TOKEN", ROBOT_TOKEN),
         ],
     )
     .await;
@@ -221,20 +227,64 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .collect();
     println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    assert_rules_healthy(&prometheus).await;
 
-    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them ----------------------
+    // --- Grafana's trace -> metrics queries, as Grafana loads and fills them for a span ---------
     let trace_to_metrics = trace_to_metrics_queries();
-    let (found, absent): (Vec<_>, Vec<_>) = trace_to_metrics
-        .into_iter()
-        .partition(|q| q.title.ends_with("_tags_found"));
+    let variant = |suffix: &str| -> BTreeMap<String, PanelQuery> {
+        trace_to_metrics
+            .iter()
+            .filter_map(|q| {
+                let query = q.title.strip_suffix(suffix)?;
+                Some((query.to_owned(), q.clone()))
+            })
+            .collect()
+    };
+    let span_of_web = variant("_span_of_web_flask_equivalent");
+    let job_selected = variant("_job_selected");
+    let foreign_span = variant("_foreign_span");
     assert!(
-        !found.is_empty(),
-        "no trace-to-metrics query keeps Grafana's $__tags after Grafana's env interpolation"
+        !span_of_web.is_empty()
+            && span_of_web.keys().eq(job_selected.keys())
+            && span_of_web.keys().eq(foreign_span.keys()),
+        "check_static.py dashboard-promql gave no (or uneven) trace-to-metrics queries: {trace_to_metrics:#?}"
     );
-    // With the span's service (web-flask-equivalent, which loadgen drives) they return data; without
-    // the tag (Grafana's $__tags is then "") they must still be valid PromQL.
-    assert_all_have_data(&prometheus, &found, Duration::from_secs(30)).await;
-    for query in &absent {
+    // A span of web-flask-equivalent (which loadgen drives): its "Related metrics" return data...
+    let spans: Vec<PanelQuery> = span_of_web.values().cloned().collect();
+    assert_all_have_data(&prometheus, &spans, Duration::from_secs(30)).await;
+    // ...and they are that service's own: the same result as the query with its job written in, at one
+    // instant 3 s back (every 1 s scrape up to it is stored), once that instant has data. With every
+    // service in them the request rate would differ: the other services serve loadgen's requests too.
+    for (name, span) in &span_of_web {
+        let wanted = &job_selected[name];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (got, want) = loop {
+            let instant = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                - Duration::from_secs(3))
+            .as_secs_f64()
+            .to_string();
+            let want = query_at(&prometheus, &wanted.expr, &instant).await;
+            if want.as_array().is_some_and(|r| !r.is_empty()) {
+                break (query_at(&prometheus, &span.expr, &instant).await, want);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no data for {}",
+                wanted.expr
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert_eq!(
+            got, want,
+            "{name}: Grafana's query for a span of web-flask-equivalent\n  {}\ndoes not select that \
+             service's metrics, as\n  {}\ndoes",
+            span.expr, wanted.expr
+        );
+    }
+    // A span of a service that is not ours (no prometheus.job: Grafana's $__tags is ""): still valid PromQL.
+    for query in foreign_span.values() {
         let data = prometheus.api("query", &[("query", &query.expr)]).await;
         assert!(data["result"].is_array(), "{}: {}", query.title, query.expr);
     }
@@ -265,14 +315,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let am_alerts = format!("http://{}/api/v2/alerts", alertmanager.addr());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let alerts: Value = client
-            .get(&am_alerts)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let alerts = get_json(&client, &am_alerts).await;
         if alerts
             .as_array()
             .unwrap()
@@ -296,7 +339,66 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+
+    // --- the 503s burn redis-counter's availability budget: the SLO page fires, reaches the
+    // pager receiver and is held back by RedisDown (its cause) -------------------------------
+    for _ in 0..200 {
+        let status = client
+            .get(format!("{}/", counter.url()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 503);
+    }
+    let (client, am_alerts) = (&client, &am_alerts);
+    wait_for(
+        "redis-counter's availability page in Alertmanager, to the pager, held back by RedisDown",
+        Duration::from_secs(60),
+        move || async move {
+            let alerts = get_json(client, am_alerts).await;
+            let page = alerts.as_array().unwrap().iter().find(|a| {
+                a["labels"]["alertname"] == "AvailabilityErrorBudgetBurn"
+                    && a["labels"]["job"] == "redis-counter"
+                    && a["labels"]["severity"] == "page"
+            });
+            page.filter(|p| {
+                p["receivers"][0]["name"] == "page" && p["status"]["state"] == "suppressed"
+            })
+            .map(|_| ())
+            .ok_or(format!("{alerts}"))
+        },
+    )
+    .await;
     drop((loadgen, prober, robot, counter, web));
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every loaded rule has evaluated without error: promtool's checks cannot see runtime failures
+/// such as a join that matches many-to-many on real series.
+async fn assert_rules_healthy(prometheus: &Prometheus) {
+    let groups = prometheus.api("rules", &[]).await;
+    let broken: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["health"] != "ok")
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["name"], r["labels"], r["health"], r["lastError"]
+            )
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "rules not evaluating cleanly:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// One Prometheus query of one panel, with template variables already substituted.
@@ -364,7 +466,9 @@ fn dashboard_queries() -> Vec<PanelQuery> {
 
 /// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
 /// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
-/// web-flask-equivalent, and for a span without the tag), one implementation for check.sh and here.
+/// web-flask-equivalent as Jaeger's v1 API hands it to Grafana, and for a span of a service that is
+/// not ours), plus each query with web-flask-equivalent's job written in; one implementation for
+/// check.sh and here.
 fn trace_to_metrics_queries() -> Vec<PanelQuery> {
     let output = Command::new("python3")
         .arg(repo("deploy/tests/check_static.py"))
@@ -491,6 +595,14 @@ async fn variable_values(prometheus: &Prometheus, variable: &Value) -> Vec<Strin
 }
 
 /// Polls until every query returns at least one sample; fails naming the empty or broken ones.
+/// An instant query's result vector at `time` (Unix seconds).
+async fn query_at(prometheus: &Prometheus, expr: &str, time: &str) -> Value {
+    prometheus
+        .api("query", &[("query", expr), ("time", time)])
+        .await["result"]
+        .clone()
+}
+
 async fn assert_all_have_data(prometheus: &Prometheus, queries: &[PanelQuery], timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
@@ -616,7 +728,8 @@ fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTre
 }
 
 /// The real rule files, as `rules/<name>` (the path prometheus.yml loads), with RedisDown's
-/// `for` shortened in the copy so the test sees it fire within seconds.
+/// `for` shortened in the copy so the test sees it fire within seconds, and group intervals
+/// (the SLO groups' 30s) removed so every group runs at the test's 1 s evaluation interval.
 fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(repo("deploy/prometheus/rules")).unwrap() {
@@ -627,6 +740,7 @@ fn rule_files_with_short_redis_down() -> Vec<(String, String)> {
         let mut rules: Yaml =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for group in rules["groups"].as_sequence_mut().unwrap() {
+            group.as_mapping_mut().unwrap().remove("interval");
             for rule in group["rules"].as_sequence_mut().unwrap() {
                 if rule["alert"] == "RedisDown" {
                     rule["for"] = Yaml::from("1s");

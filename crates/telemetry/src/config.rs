@@ -65,6 +65,12 @@ pub struct TelemetryConfig {
     pub schedule_delay: Duration,
     /// Buckets for a service's own histograms, by full metric name (others use the HTTP buckets).
     pub histogram_buckets: Vec<(String, Vec<f64>)>,
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default
+    /// 4096): span attribute strings longer than this many characters are cut.
+    pub attribute_value_length_limit: usize,
+    /// `OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS` (comma-separated): query keys whose
+    /// values spans show as `REDACTED`, in addition to [`crate::SENSITIVE_QUERY_PARAMETERS`].
+    pub sensitive_query_parameters: Vec<String>,
 }
 
 impl TelemetryConfig {
@@ -184,10 +190,19 @@ impl TelemetryConfig {
             get("OTEL_BSP_SCHEDULE_DELAY"),
             1000,
         )?);
+        let (attribute_value_length_limit, sensitive_query_parameters) = attribute_rules(&get)?;
+        // OTEL_SERVICE_NAME wins over a `service.name` in OTEL_RESOURCE_ATTRIBUTES, as the spec says.
+        let service_name = get("OTEL_SERVICE_NAME")
+            .or_else(|| {
+                resource_attributes
+                    .iter()
+                    .find(|(k, _)| k == "service.name")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| default_service_name.to_owned());
 
         Ok(Self {
-            service_name: get("OTEL_SERVICE_NAME")
-                .unwrap_or_else(|| default_service_name.to_owned()),
+            service_name,
             service_version: version.to_owned(),
             log_filter,
             log_format,
@@ -202,8 +217,49 @@ impl TelemetryConfig {
             max_export_batch_size: max_export_batch_size.min(max_queue_size),
             schedule_delay,
             histogram_buckets: Vec::new(),
+            attribute_value_length_limit,
+            sensitive_query_parameters,
         })
     }
+}
+
+/// The attribute value length limit and the extra sensitive query keys.
+fn attribute_rules(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(usize, Vec<String>), TelemetryError> {
+    let (limit_var, limit) = first_set(
+        get,
+        &[
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ],
+    );
+    let limit = parse_num(
+        limit_var,
+        limit,
+        crate::redact::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    )?;
+    const SENSITIVE: &str = "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS";
+    let names = match get(SENSITIVE) {
+        None => Vec::new(),
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                if name.contains(['=', '&', '?', '#', ' ']) {
+                    Err(TelemetryError::invalid(
+                        SENSITIVE,
+                        &raw,
+                        format!("{name:?} is not a query parameter name"),
+                    ))
+                } else {
+                    Ok(name.to_owned())
+                }
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((limit, names))
 }
 
 fn first_set(
@@ -292,9 +348,12 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, Telemet
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_owned(), percent_decode(v.trim())))
-            }
+            Some((k, v)) if !k.trim().is_empty() => Ok((
+                k.trim().to_owned(),
+                percent_encoding::percent_decode_str(v.trim())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )),
             _ => Err(TelemetryError::invalid(
                 "OTEL_RESOURCE_ATTRIBUTES",
                 raw,
@@ -302,25 +361,6 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, Telemet
             )),
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -400,6 +440,44 @@ mod tests {
     }
 
     #[test]
+    fn attribute_limits_and_sensitive_names_parse() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.attribute_value_length_limit, 4096);
+        assert!(c.sensitive_query_parameters.is_empty());
+        let c = config(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            (
+                "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS",
+                " token , api_key,",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.attribute_value_length_limit, 100);
+        assert_eq!(c.sensitive_query_parameters, vec!["token", "api_key"]);
+        let c = config(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "50"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.attribute_value_length_limit, 50,
+            "the span-specific one wins"
+        );
+    }
+
+    #[test]
+    fn service_name_comes_from_resource_attributes_unless_set_directly() {
+        let c = config(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs")]).unwrap();
+        assert_eq!(c.service_name, "from-attrs");
+        let c = config(&[
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"),
+            ("OTEL_SERVICE_NAME", "direct"),
+        ])
+        .unwrap();
+        assert_eq!(c.service_name, "direct");
+    }
+
+    #[test]
     fn every_bad_value_names_its_variable() {
         let cases: &[(&str, &str)] = &[
             ("LOG_FORMAT", "xml"),
@@ -413,6 +491,12 @@ mod tests {
             ("OTEL_BSP_MAX_QUEUE_SIZE", "-3"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
             ("OTEL_TRACES_EXPORTER", "jaeger"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4k"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1"),
+            (
+                "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS",
+                "token,a=b",
+            ),
         ];
         for (var, value) in cases {
             let mut vars = vec![(*var, *value)];

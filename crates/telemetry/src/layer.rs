@@ -3,18 +3,20 @@
 //! Add it with `Router::layer` so it runs after routing and sees axum's `MatchedPath`: labels and
 //! span names use the route template (`/robots/{robot}`), never the raw path, so a flood of random
 //! URLs shares one series. Methods outside the standard set share `_OTHER` for the same reason.
+//! A sampled request also leaves an exemplar (its trace id) in its duration bucket.
 
-use crate::metrics_setup::{HTTP_ACTIVE, HTTP_DURATION};
+use crate::instruments::{INSTRUMENTS, status_label};
+use crate::span_attributes;
 use axum::extract::MatchedPath;
-use http::{HeaderValue, Method, Request, Response, Version};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use http::{HeaderValue, Method, Request, Response};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, TraceId, Tracer};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_http::HeaderExtractor;
+use opentelemetry_semantic_conventions::attribute as semconv;
 use pin_project_lite::pin_project;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
@@ -78,20 +80,21 @@ where
         }
         let method = method_label(request.method());
         let route_label: Arc<str> = route.clone().unwrap_or_else(|| Arc::from(UNMATCHED_ROUTE));
-        let (cx, traceresponse) = request_context(&request, method, route.as_deref());
+        let started = request_context(&request, method, route.as_ref());
         let active = ActiveRequest::start(method, &route_label);
         let inner = {
-            let _attached = cx.clone().attach();
+            let _attached = started.cx.clone().attach();
             self.inner.call(request)
         };
         ResponseFuture {
             inner,
             state: Some(RequestState {
-                cx,
+                cx: started.cx,
                 method,
                 route: route_label,
                 start: Instant::now(),
-                traceresponse,
+                traceresponse: started.traceresponse,
+                sampled_trace: started.sampled_trace,
                 _active: active,
             }),
         }
@@ -103,56 +106,78 @@ where
 /// `tracing` span: that halves the per-request cost, and handler code still sees it, because the
 /// context is attached while the handler runs (`tracing` spans created there take it as parent,
 /// log lines take their trace id from it, `InjectContext` sends it on).
+///
+/// Only the attributes a sampler may look at are given at creation; the rest (copies of the path,
+/// query, user agent, addresses) are built only when the span is recorded.
 fn request_context<B>(
     request: &Request<B>,
     method: &'static str,
-    route: Option<&str>,
-) -> (opentelemetry::Context, Option<HeaderValue>) {
+    route: Option<&Arc<str>>,
+) -> Started {
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
     let Some(tracer) = crate::tracer::server_tracer() else {
-        return (parent, None);
+        return Started {
+            cx: parent,
+            traceresponse: None,
+            sampled_trace: None,
+        };
     };
     let name = match route {
         Some(route) => format!("{method} {route}"),
         None => method.to_owned(),
     };
-    let uri = request.uri();
-    let mut attributes = Vec::with_capacity(7);
-    attributes.push(KeyValue::new("http.request.method", method));
+    let mut attributes = Vec::with_capacity(16);
+    attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    attributes.push(KeyValue::new(semconv::URL_SCHEME, url_scheme(request)));
     if let Some(route) = route {
-        attributes.push(KeyValue::new("http.route", route.to_owned()));
+        attributes.push(KeyValue::new(
+            semconv::HTTP_ROUTE,
+            StringValue::from(route.clone()),
+        ));
     }
-    attributes.push(KeyValue::new("url.path", uri.path().to_owned()));
-    if let Some(query) = uri.query() {
-        attributes.push(KeyValue::new("url.query", query.to_owned()));
-    }
-    attributes.push(KeyValue::new(
-        "network.protocol.version",
-        protocol_version(request.version()),
-    ));
-    if let Some(agent) = request
-        .headers()
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
-    }
-    let span = tracer
+    let mut span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Server)
         .with_attributes(attributes)
         .start_with_context(tracer, &parent);
+    if span.is_recording() {
+        span_attributes::add_request_attributes(&mut span, request, method);
+    }
+    let sc = span.span_context();
+    let sampled_trace = sc.is_sampled().then(|| sc.trace_id());
+    let traceresponse = traceresponse(sc);
     let cx = parent.with_span(span);
-    let traceresponse = traceresponse(&cx);
-    (cx, traceresponse)
+    Started {
+        cx,
+        traceresponse,
+        sampled_trace,
+    }
+}
+
+/// What `request_context` made for a request.
+struct Started {
+    cx: opentelemetry::Context,
+    traceresponse: Option<HeaderValue>,
+    /// The trace id when this request's span is sampled: only then does it leave an exemplar.
+    sampled_trace: Option<TraceId>,
+}
+
+/// `url.scheme`: the original client's scheme when a proxy says so, else the request's own.
+fn url_scheme<B>(request: &Request<B>) -> &'static str {
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-proto")
+        .map(HeaderValue::as_bytes);
+    match forwarded.or_else(|| request.uri().scheme_str().map(str::as_bytes)) {
+        Some(b"https") => "https",
+        _ => "http",
+    }
 }
 
 /// W3C Trace Context Level 2 `traceresponse`: lets a caller jump from a response to its trace.
-fn traceresponse(cx: &opentelemetry::Context) -> Option<HeaderValue> {
-    let span = cx.span();
-    let sc = span.span_context();
+fn traceresponse(sc: &opentelemetry::trace::SpanContext) -> Option<HeaderValue> {
     if !sc.is_valid() {
         return None;
     }
@@ -165,20 +190,7 @@ fn traceresponse(cx: &opentelemetry::Context) -> Option<HeaderValue> {
     HeaderValue::from_str(&value).ok()
 }
 
-/// Status codes as shared label values: no allocation per request.
-fn status_label(status: http::StatusCode) -> Arc<str> {
-    static LABELS: LazyLock<Vec<Arc<str>>> = LazyLock::new(|| {
-        (100..1000u16)
-            .map(|code| Arc::from(code.to_string()))
-            .collect()
-    });
-    LABELS
-        .get(usize::from(status.as_u16().saturating_sub(100)))
-        .cloned()
-        .unwrap_or_else(|| Arc::from(status.as_str()))
-}
-
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -190,17 +202,6 @@ fn method_label(method: &Method) -> &'static str {
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
         _ => "_OTHER",
-    }
-}
-
-fn protocol_version(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => "other",
     }
 }
 
@@ -224,79 +225,13 @@ impl Drop for ActiveRequest {
     }
 }
 
-/// Metric handles by label set. `metrics::histogram!(name, labels)` builds a key and hashes it in
-/// the registry on every call; the label sets here are few (route templates, not paths), so the
-/// handles are resolved once and kept.
-struct Instruments {
-    durations: RwLock<HashMap<DurationLabels, metrics::Histogram>>,
-    active: RwLock<HashMap<ActiveLabels, metrics::Gauge>>,
-}
-
-/// (method, route template, status code)
-type DurationLabels = (&'static str, Arc<str>, u16);
-/// (method, route template)
-type ActiveLabels = (&'static str, Arc<str>);
-
-static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| Instruments {
-    durations: RwLock::new(HashMap::new()),
-    active: RwLock::new(HashMap::new()),
-});
-
-impl Instruments {
-    fn duration(
-        &self,
-        method: &'static str,
-        route: &Arc<str>,
-        status: http::StatusCode,
-    ) -> metrics::Histogram {
-        cached(
-            &self.durations,
-            (method, route.clone(), status.as_u16()),
-            || {
-                metrics::histogram!(
-                    HTTP_DURATION,
-                    "http_request_method" => method,
-                    "http_route" => route.clone(),
-                    "http_response_status_code" => status_label(status),
-                )
-            },
-        )
-    }
-
-    fn active(&self, method: &'static str, route: &Arc<str>) -> metrics::Gauge {
-        cached(
-            &self.active,
-            (method, route.clone()),
-            || metrics::gauge!(HTTP_ACTIVE, "http_request_method" => method, "http_route" => route.clone()),
-        )
-    }
-}
-
-/// The handle for `key`, resolved with `resolve` on first use and kept.
-fn cached<K, V>(map: &RwLock<HashMap<K, V>>, key: K, resolve: impl FnOnce() -> V) -> V
-where
-    K: std::hash::Hash + Eq,
-    V: Clone,
-{
-    if let Some(handle) = map.read().ok().and_then(|m| m.get(&key).cloned()) {
-        return handle;
-    }
-    let handle = resolve();
-    // Before `init` installs the recorder the handle is a no-op: do not keep that one.
-    if crate::metrics_handle().is_some()
-        && let Ok(mut map) = map.write()
-    {
-        map.insert(key, handle.clone());
-    }
-    handle
-}
-
 struct RequestState {
     cx: opentelemetry::Context,
     method: &'static str,
     route: Arc<str>,
     start: Instant,
     traceresponse: Option<HeaderValue>,
+    sampled_trace: Option<TraceId>,
     _active: ActiveRequest,
 }
 
@@ -306,11 +241,14 @@ impl RequestState {
         let span = self.cx.span();
         if span.is_recording() {
             span.set_attribute(KeyValue::new(
-                "http.response.status_code",
+                semconv::HTTP_RESPONSE_STATUS_CODE,
                 i64::from(status.as_u16()),
             ));
             if status.is_server_error() {
-                span.set_attribute(KeyValue::new("error.type", status.as_str().to_owned()));
+                span.set_attribute(KeyValue::new(
+                    semconv::ERROR_TYPE,
+                    StringValue::from(status_label(status)),
+                ));
                 span.set_status(Status::error(format!("HTTP {}", status.as_u16())));
             }
             span.end();
@@ -345,16 +283,19 @@ where
         let Some(state) = this.state.take() else {
             return Poll::Ready(result);
         };
-        let elapsed = state.start.elapsed().as_secs_f64();
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(state.start).as_secs_f64();
         let mut response = match result {
             Ok(response) => response,
             Err(error) => return Poll::Ready(Err(error)),
         };
         let status = response.status();
         state.record_status(status);
-        INSTRUMENTS
-            .duration(state.method, &state.route, status)
-            .record(elapsed);
+        let series = INSTRUMENTS.duration(state.method, &state.route, status);
+        series.histogram.record(elapsed);
+        if let Some(trace_id) = state.sampled_trace {
+            series.exemplars.record(trace_id, elapsed, now);
+        }
         if let Some(value) = state.traceresponse {
             response.headers_mut().insert("traceresponse", value);
         }

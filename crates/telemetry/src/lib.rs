@@ -9,30 +9,50 @@
 //! - [`config`](TelemetryConfig): the `OTEL_*`, `RUST_LOG`, `LOG_FORMAT` settings, each bad value
 //!   a one-line error naming the variable.
 //! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted).
-//! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request.
-//! - `metrics_setup` + `ops` ([`ops_router`]): the Prometheus recorder and the ops routes.
+//! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
+//!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
+//!   `instruments` + `exemplars`: the cached metric handles and the duration buckets' exemplars.
+//! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
+//!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
+//! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
+//! - `client_span`: the attributes HTTP client spans record from a response.
 //! - `logs`: JSON or pretty log lines with the current trace and span ids.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //!
 //! Starting it, serving and exiting are the `server` crate's job.
 
+mod client_span;
 mod config;
 mod error;
+mod exemplars;
+mod exposition;
+mod instruments;
 mod layer;
 mod logs;
 mod metrics_setup;
 mod ops;
 mod processor;
 mod propagation;
+mod redact;
+mod span_attributes;
 mod tracer;
 
+pub use client_span::{record_response, server_address};
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
 pub use error::TelemetryError;
+pub use exposition::{ExpositionFormat, render_exposition};
 pub use layer::{HttpLayer, HttpService, UNMATCHED_ROUTE};
 pub use logs::LogWriter;
 pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
-pub use ops::{Readiness, always_ready, ops_router};
+/// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
+/// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
+pub use opentelemetry_semantic_conventions as semconv;
+pub use ops::{Exposition, Readiness, always_ready, ops_router, ops_router_with};
 pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
+pub use redact::{
+    DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,
+    redact_url,
+};
 pub use tracer::flush_spans;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -76,6 +96,10 @@ impl Drop for TelemetryGuard {
 /// Call once, early in `main`, inside the tokio runtime (the gRPC exporter needs it).
 /// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    redact::install(redact::AttributePolicy {
+        value_length_limit: config.attribute_value_length_limit,
+        extra_sensitive: config.sensitive_query_parameters.clone(),
+    });
     metrics_setup::install(&config)?;
     let tracer_provider = tracer::install(&config)?;
     logs::install(&config, tracer_provider.as_ref())?;

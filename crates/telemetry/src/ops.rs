@@ -1,8 +1,9 @@
 //! The operational routes every service serves on its own port: `/metrics`, `/healthz`, `/readyz`.
 //! The HTTP layer skips these paths, so scrapes and probes never show up in RED metrics or traces.
 
+use crate::ExpositionFormat;
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -32,14 +33,48 @@ pub async fn always_ready() -> Result<(), String> {
     Ok(())
 }
 
-/// `/metrics` (Prometheus text), `/healthz` (the process is alive), `/readyz` (the check passes).
+/// Metric families a service renders itself at scrape time, for series the global recorder
+/// cannot hold: ones that must disappear (a URL removed from a config), or that another
+/// registry owns. Appends Prometheus text: `# HELP`, `# TYPE`, then samples, counters named
+/// `*_total`; `/metrics` converts it to OpenMetrics with the rest when the scraper asks for that.
+pub trait Exposition: Clone + Send + Sync + 'static {
+    fn render(&self, out: &mut String);
+}
+
+impl<F> Exposition for F
+where
+    F: Fn(&mut String) + Clone + Send + Sync + 'static,
+{
+    fn render(&self, out: &mut String) {
+        self(out)
+    }
+}
+
+/// `/metrics` (OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
+/// `/readyz` (the check passes).
 pub fn ops_router<S, R>(readiness: R) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     R: Readiness,
 {
+    ops_router_with(readiness, |_: &mut String| {})
+}
+
+/// Like [`ops_router`], with `extra` families appended to every `/metrics` response.
+pub fn ops_router_with<S, R, E>(readiness: R, extra: E) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    R: Readiness,
+    E: Exposition,
+{
     Router::new()
-        .route("/metrics", get(metrics))
+        .route(
+            "/metrics",
+            get(move |headers: HeaderMap| {
+                let extra = extra.clone();
+                async move { metrics(&headers, &extra) }
+            }),
+        )
         .route(
             "/healthz",
             get(|| async { axum::Json(json!({"status": "ok"})) }),
@@ -53,13 +88,15 @@ where
         )
 }
 
-async fn metrics() -> Response {
-    match crate::render_metrics() {
+fn metrics(headers: &HeaderMap, extra: &impl Exposition) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = ExpositionFormat::from_accept(accept);
+    match crate::render_exposition(format, &|out: &mut String| extra.render(out)) {
         Some(body) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
+            [
+                (header::CONTENT_TYPE, format.content_type()),
+                (header::VARY, "Accept"),
+            ],
             body,
         )
             .into_response(),

@@ -123,10 +123,12 @@ impl BoundedBatchProcessor {
 impl SpanProcessor for BoundedBatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
+        // The SDK has no attribute value length limit: apply it before the span is queued.
+        crate::redact::limit_span(&mut span);
         // Counted before the send, so the worker never takes more than was counted.
         let queued = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
         match self.spans.try_send(span) {

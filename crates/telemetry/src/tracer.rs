@@ -8,7 +8,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_semantic_conventions::resource as semconv;
 use std::sync::OnceLock;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -113,21 +115,91 @@ fn sampler(config: SamplerConfig) -> Sampler {
     }
 }
 
+/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
+/// then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except `service.name`.
+/// Resource attribute naming the Prometheus job of this service (not a semantic convention).
+pub(crate) const PROMETHEUS_JOB: &str = "prometheus.job";
+
 fn resource(config: &TelemetryConfig) -> Resource {
     let mut attributes = vec![
-        KeyValue::new("service.version", config.service_version.clone()),
-        KeyValue::new("telemetry.sdk.name", "opentelemetry"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new(semconv::SERVICE_VERSION, config.service_version.clone()),
+        KeyValue::new(semconv::SERVICE_INSTANCE_ID, instance_id()),
+        // The Prometheus job of this service's metrics (job = service name = crate name). Grafana's
+        // trace -> metrics links map it to the job label: Jaeger's v1 API, which Grafana's Jaeger
+        // datasource reads, turns service.name into the process's serviceName, not a tag Grafana
+        // sees (docs/ARCHITECTURE.md, "Trace to metrics"). OTEL_RESOURCE_ATTRIBUTES may override it.
+        KeyValue::new(PROMETHEUS_JOB, config.service_name.clone()),
     ];
+    if let Some(host) = gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|h| !h.is_empty())
+    {
+        attributes.push(KeyValue::new(semconv::HOST_NAME, host));
+    }
     attributes.extend(
         config
             .resource_attributes
             .iter()
-            .filter(|(k, _)| k != "service.name")
+            .filter(|(k, _)| k != semconv::SERVICE_NAME)
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
     );
     Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
         .with_service_name(config.service_name.clone())
         .with_attributes(attributes)
         .build()
+}
+
+/// `service.instance.id`: a random UUID (version 4), new for every process, so two replicas of
+/// a service are two instances in Jaeger, as the semantic conventions recommend.
+fn instance_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::{Key, Value};
+
+    fn config(vars: &[(&str, &str)]) -> TelemetryConfig {
+        TelemetryConfig::from_lookup("web-flask-equivalent", "0.1.0", |key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("valid config")
+    }
+
+    #[test]
+    fn resource_carries_the_prometheus_job_beside_the_service_name() {
+        let default = resource(&config(&[]));
+        assert_eq!(
+            default.get(&Key::new("service.name")),
+            Some(Value::from("web-flask-equivalent"))
+        );
+        assert_eq!(
+            default.get(&Key::new(PROMETHEUS_JOB)),
+            Some(Value::from("web-flask-equivalent"))
+        );
+        // OTEL_RESOURCE_ATTRIBUTES may name another job (a Prometheus scraping under other names).
+        let renamed = resource(&config(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "prometheus.job=web",
+        )]));
+        assert_eq!(
+            renamed.get(&Key::new(PROMETHEUS_JOB)),
+            Some(Value::from("web"))
+        );
+    }
 }

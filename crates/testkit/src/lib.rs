@@ -1,20 +1,29 @@
 //! Dev-only test kit: real parts on free 127.0.0.1 ports, torn down on drop.
 //!
 //! Tests in this workspace use real processes wherever one runs here: `redis-server`,
-//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC from
-//! `fake-opentelemetry-collector`, HTTP/protobuf served here). A missing binary is a test
-//! failure that names the `apt-get` line installing it, never a silent skip.
+//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC and
+//! HTTP/protobuf, served here, decoding the OTLP protobuf). A missing binary is a test
+//! failure that names the `apt-get` line installing it, never a silent skip. The one fake is
+//! [`FakePigpio`], standing in for the robots' hardware. [`webdriver`] drives a real headless
+//! Chromium.
 
 mod exit;
 mod in_process;
 mod otlp;
+mod pigpio;
 mod process;
 mod prometheus;
 mod redis;
+pub mod semconv;
+pub mod webdriver;
 
 pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
 pub use in_process::{InProcessService, Shutdown};
-pub use otlp::{ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, span_attribute};
+pub use otlp::{
+    AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
+    span_attribute,
+};
+pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
 pub use prometheus::{Prometheus, promtool_check_metrics};
 pub use redis::RedisServer;

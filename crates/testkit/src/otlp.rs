@@ -1,32 +1,231 @@
-//! OTLP receivers for trace assertions: gRPC (crate `fake-opentelemetry-collector`, a real tonic
-//! server) and HTTP/protobuf (served here with axum + prost), both on free loopback ports.
+//! OTLP receivers for trace assertions, gRPC (tonic) and HTTP/protobuf (axum), both on free
+//! loopback ports, decoding each export with the OTLP protobuf types (`opentelemetry-proto`) into
+//! spans whose attributes and resource keep their types.
 
-pub use fake_opentelemetry_collector::ExportedSpan;
-use fake_opentelemetry_collector::FakeCollectorServer;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// An attribute value as OTLP carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttributeValue {
+    String(String),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Array(Vec<AttributeValue>),
+    /// Bytes and key/value lists, which no span here carries, as their protobuf Debug text.
+    Other(String),
+}
+
+impl AttributeValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AttributeValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(s) => f.write_str(s),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Double(d) => write!(f, "{d}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Array(items) => {
+                let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            Self::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<AnyValue> for AttributeValue {
+    fn from(value: AnyValue) -> Self {
+        match value.value {
+            Some(any_value::Value::StringValue(s)) => Self::String(s),
+            Some(any_value::Value::IntValue(i)) => Self::Int(i),
+            Some(any_value::Value::DoubleValue(d)) => Self::Double(d),
+            Some(any_value::Value::BoolValue(b)) => Self::Bool(b),
+            Some(any_value::Value::ArrayValue(array)) => {
+                Self::Array(array.values.into_iter().map(Self::from).collect())
+            }
+            other => Self::Other(format!("{other:?}")),
+        }
+    }
+}
+
+fn attributes(list: Vec<KeyValue>) -> BTreeMap<String, AttributeValue> {
+    list.into_iter()
+        .filter_map(|kv| Some((kv.key, AttributeValue::from(kv.value?))))
+        .collect()
+}
+
+/// A span's status: `code` as the protobuf enum names it (`STATUS_CODE_ERROR`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanStatus {
+    pub code: String,
+    pub message: String,
+}
+
+/// One received span, with the resource and instrumentation scope it came with.
+#[derive(Debug, Clone)]
+pub struct ExportedSpan {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// 16 hex digits, or empty for a root span.
+    pub parent_span_id: String,
+    pub name: String,
+    /// As the protobuf enum names it: `SPAN_KIND_SERVER`, `SPAN_KIND_CLIENT`, ...
+    pub kind: String,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub dropped_attributes_count: u32,
+    pub status: Option<SpanStatus>,
+    /// The resource's attributes (`service.name`, `telemetry.sdk.version`, ...).
+    pub resource: BTreeMap<String, AttributeValue>,
+    /// The instrumentation scope's name.
+    pub scope: String,
+}
+
+impl ExportedSpan {
+    pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
+        self.attributes.get(key)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every span of an export request.
+pub fn decode_spans(request: ExportTraceServiceRequest) -> Vec<ExportedSpan> {
+    let mut spans = Vec::new();
+    for resource_spans in request.resource_spans {
+        let resource = attributes(
+            resource_spans
+                .resource
+                .map(|r| r.attributes)
+                .unwrap_or_default(),
+        );
+        for scope_spans in resource_spans.scope_spans {
+            let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            for span in scope_spans.spans {
+                spans.push(ExportedSpan {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    kind: span.kind().as_str_name().to_owned(),
+                    status: span.status.as_ref().map(|s| SpanStatus {
+                        code: s.code().as_str_name().to_owned(),
+                        message: s.message.clone(),
+                    }),
+                    name: span.name,
+                    start_time_unix_nano: span.start_time_unix_nano,
+                    end_time_unix_nano: span.end_time_unix_nano,
+                    attributes: attributes(span.attributes),
+                    dropped_attributes_count: span.dropped_attributes_count,
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                });
+            }
+        }
+    }
+    spans
+}
+
+type Received = Arc<Mutex<Vec<ExportedSpan>>>;
+
+async fn wait_for_spans(
+    received: &Received,
+    timeout: Duration,
+    predicate: impl Fn(&[ExportedSpan]) -> bool,
+) -> Vec<ExportedSpan> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let spans = received.lock().expect("lock").clone();
+        if predicate(&spans) || Instant::now() >= deadline {
+            return spans;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Clone)]
+struct KeepingTraceService {
+    received: Received,
+}
+
+#[tonic::async_trait]
+impl TraceService for KeepingTraceService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = decode_spans(request.into_inner());
+        self.received.lock().expect("lock").extend(spans);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
 /// An OTLP/gRPC receiver. Use `endpoint()` as `OTEL_EXPORTER_OTLP_ENDPOINT` with protocol `grpc`.
 pub struct OtlpGrpcReceiver {
-    server: FakeCollectorServer,
-    received: Vec<ExportedSpan>,
+    addr: std::net::SocketAddr,
+    received: Received,
+    server: tokio::task::JoinHandle<()>,
 }
 
 impl OtlpGrpcReceiver {
     pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind OTLP gRPC receiver");
+        let addr = listener.local_addr().expect("local addr");
+        let received = Received::default();
+        let service = TraceServiceServer::new(KeepingTraceService {
+            received: received.clone(),
+        });
+        let server = tokio::spawn(async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await;
+        });
         Self {
-            server: FakeCollectorServer::start()
-                .await
-                .expect("start OTLP gRPC receiver"),
-            received: Vec::new(),
+            addr,
+            received,
+            server,
         }
     }
 
     /// `http://127.0.0.1:<port>`
     pub fn endpoint(&self) -> String {
-        self.server.endpoint()
+        format!("http://{}", self.addr)
     }
 
     /// Every span received so far, waiting until `predicate` holds for the list or `timeout`.
@@ -35,29 +234,25 @@ impl OtlpGrpcReceiver {
         timeout: Duration,
         predicate: impl Fn(&[ExportedSpan]) -> bool,
     ) -> Vec<ExportedSpan> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let batch = self
-                .server
-                .exported_spans(1, Duration::from_millis(50))
-                .await;
-            self.received.extend(batch);
-            if predicate(&self.received) || Instant::now() >= deadline {
-                return self.received.clone();
-            }
-        }
+        wait_for_spans(&self.received, timeout, predicate).await
+    }
+}
+
+impl Drop for OtlpGrpcReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 
 /// An OTLP/HTTP (protobuf) receiver at `POST /v1/traces`.
 pub struct OtlpHttpReceiver {
     addr: std::net::SocketAddr,
-    received: Arc<Mutex<Vec<ExportedSpan>>>,
+    received: Received,
 }
 
 impl OtlpHttpReceiver {
     pub async fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received = Received::default();
         let sink = received.clone();
         let router = axum::Router::new().route(
             "/v1/traces",
@@ -66,13 +261,7 @@ impl OtlpHttpReceiver {
                 async move {
                     match ExportTraceServiceRequest::decode(body) {
                         Ok(request) => {
-                            let spans = request
-                                .resource_spans
-                                .into_iter()
-                                .flat_map(|rs| rs.scope_spans)
-                                .flat_map(|ss| ss.spans)
-                                .map(ExportedSpan::from);
-                            sink.lock().expect("lock").extend(spans);
+                            sink.lock().expect("lock").extend(decode_spans(request));
                             (
                                 axum::http::StatusCode::OK,
                                 [("content-type", "application/x-protobuf")],
@@ -102,36 +291,11 @@ impl OtlpHttpReceiver {
         timeout: Duration,
         predicate: impl Fn(&[ExportedSpan]) -> bool,
     ) -> Vec<ExportedSpan> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let spans = self.received.lock().expect("lock").clone();
-            if predicate(&spans) || Instant::now() >= deadline {
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_spans(&self.received, timeout, predicate).await
     }
 }
 
 /// An attribute of a received span as plain text (`"GET"` → `GET`, `200` → `200`).
-///
-/// `fake-opentelemetry-collector` stores attribute values as the Debug text of the protobuf
-/// `AnyValue`; this unwraps the scalar cases so tests compare with what they mean.
 pub fn span_attribute(span: &ExportedSpan, key: &str) -> Option<String> {
-    let raw = span.attributes.get(key)?;
-    for kind in ["StringValue(", "IntValue(", "BoolValue(", "DoubleValue("] {
-        if let Some(start) = raw.find(kind) {
-            let rest = &raw[start + kind.len()..];
-            let end = rest.rfind(")) })")?;
-            let value = &rest[..end];
-            return Some(
-                value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(value)
-                    .to_owned(),
-            );
-        }
-    }
-    Some(raw.clone())
+    span.attributes.get(key).map(ToString::to_string)
 }

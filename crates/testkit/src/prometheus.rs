@@ -1,4 +1,5 @@
-//! A real Prometheus server (Debian's 2.42, same configs as Compose's 3.x) and `promtool`.
+//! A real Prometheus server (Debian's 2.42, same configs as Compose's 3.x, exemplar storage on
+//! as in Compose) and `promtool`.
 
 use crate::process::{free_port, require_binary, stop_child};
 use serde_json::Value;
@@ -102,6 +103,26 @@ impl Prometheus {
             "prometheus api {path} {params:?}: {body}"
         );
         body["data"].clone()
+    }
+
+    /// The stored exemplars of the series `selector` selects, from `since_unix` seconds to now:
+    /// the `query_exemplars` result (one entry per series, `seriesLabels` and `exemplars`).
+    pub async fn exemplars(&self, selector: &str, since_unix: f64) -> Vec<Value> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is past 1970")
+            .as_secs_f64();
+        let data = self
+            .api(
+                "query_exemplars",
+                &[
+                    ("query", selector),
+                    ("start", &format!("{}", since_unix - 60.0)),
+                    ("end", &format!("{}", now + 60.0)),
+                ],
+            )
+            .await;
+        data.as_array().cloned().unwrap_or_default()
     }
 
     /// An instant query; returns the result vector.

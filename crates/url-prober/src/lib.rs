@@ -7,11 +7,13 @@
 //! drift, at most one per URL is in flight, and `/queryurl` answers from the latest results
 //! instead of probing inline. Each probe is a client span carrying `traceparent`.
 //!
-//! Modules: [`config`] (the YAML file), [`probe`] (one probe), [`scheduler`] (when probes run),
-//! [`results`] (latest results and per-URL series), [`routes`] (HTTP).
+//! Modules: [`config`] (the YAML file), [`redact`] (how a URL is shown without its secrets),
+//! [`probe`] (one probe), [`scheduler`] (when probes run), [`results`] (latest results and
+//! per-URL series), [`routes`] (HTTP).
 
 pub mod config;
 pub mod probe;
+pub mod redact;
 pub mod results;
 pub mod routes;
 pub mod scheduler;

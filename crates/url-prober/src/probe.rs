@@ -5,11 +5,19 @@
 //! response (headers and body, read up to [`MAX_BODY_BYTES`]) arrived within the timeout.
 //! Every probe is a root client span carrying `traceparent`, so probing one of our own services
 //! shows up in Jaeger as one trace across both.
+//!
+//! Redirects are followed here rather than by reqwest: reqwest forwards every header except a
+//! few standard credentials (and sends the previous URL, query included, as `Referer`) to
+//! whatever host a redirect names, while a configured header is often an API key. The
+//! configured headers and the URL's credentials go to the configured origin only; once a
+//! redirect leaves it, the rest of the chain gets neither, and no hop gets a `Referer`.
 
 use crate::config::Target;
+use reqwest::{StatusCode, Url};
 use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
+use telemetry::semconv::attribute as semconv;
 use tracing::Instrument;
 
 /// The body is read and discarded (so a slow body counts against the timeout); a body longer
@@ -74,10 +82,10 @@ impl Outcome {
 }
 
 /// The HTTP client every probe uses: no connection reuse (each probe measures a fresh connect,
-/// like the seed's `requests.get`), a bounded redirect chain, and a recognisable user agent.
+/// like the seed's `requests.get`), redirects left to [`probe`], and a recognisable user agent.
 pub fn client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
         .user_agent(concat!("url-prober/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -85,28 +93,30 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 
 /// Probes `target` once. Never fails: every problem is an [`Outcome`] that is not up.
 pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
-    let url = &target.parsed;
+    let url = &target.request_url;
+    // The HTTP client span of the semantic conventions; `url.full` in its shown form (no
+    // userinfo, every query value redacted), like everything else the prober shows.
     let span = tracing::info_span!(
         parent: None,
         "probe",
         otel.name = target.method.as_str(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
-        http.request.method = target.method.as_str(),
-        url.full = %redacted(url),
-        server.address = url.host_str().unwrap_or_default(),
-        server.port = url.port_or_known_default(),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_METHOD } = target.method.as_str(),
+        { semconv::URL_FULL } = target.url.as_str(),
+        { semconv::SERVER_ADDRESS } = telemetry::server_address(url),
+        { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+        { semconv::HTTP_REQUEST_RESEND_COUNT } = tracing::field::Empty,
+        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
+        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
+        { semconv::ERROR_TYPE } = tracing::field::Empty,
     );
     let checked_at = SystemTime::now();
     let started = Instant::now();
     let outcome = async {
-        let request = client
-            .request(target.method.clone(), url.clone())
-            .headers(target.headers.clone())
-            .inject_context();
-        match tokio::time::timeout(target.timeout, exchange(request)).await {
+        match tokio::time::timeout(target.timeout, exchange(client, target)).await {
             Err(_) => (
                 ResultKind::Timeout,
                 None,
@@ -115,7 +125,12 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
                     target.timeout.as_secs_f64()
                 )),
             ),
-            Ok(Err(error)) => (classify(&error), None, Some(describe(error))),
+            Ok(Err(Failure::Http(error))) => (classify(&error), None, Some(describe(error))),
+            Ok(Err(Failure::TooManyRedirects)) => (
+                ResultKind::Error,
+                None,
+                Some(format!("more than {MAX_REDIRECTS} redirects")),
+            ),
             Ok(Ok(Response {
                 status,
                 complete: false,
@@ -141,15 +156,12 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     .await;
     let (result, status, error) = outcome;
     let elapsed = started.elapsed();
-    if let Some(status) = status {
-        span.record("http.response.status_code", status);
-    }
     if result != ResultKind::Up {
         let error_type = match (result, status) {
             (ResultKind::UnexpectedStatus, Some(status)) => status.to_string(),
             _ => result.as_str().to_owned(),
         };
-        span.record("error.type", error_type);
+        span.record(semconv::ERROR_TYPE, error_type);
         span.record("otel.status_code", "ERROR");
     }
     tracing::debug!(parent: &span, url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
@@ -168,9 +180,55 @@ struct Response {
     complete: bool,
 }
 
-/// Sends the request and reads (discarding) the body up to the cap.
-async fn exchange(request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
-    let mut response = request.send().await?;
+/// Why an exchange got no final response.
+enum Failure {
+    Http(reqwest::Error),
+    TooManyRedirects,
+}
+
+impl From<reqwest::Error> for Failure {
+    fn from(error: reqwest::Error) -> Self {
+        Failure::Http(error)
+    }
+}
+
+/// Sends the request, follows redirects (at most [`MAX_REDIRECTS`]), and reads (discarding) the
+/// final body up to the cap.
+async fn exchange(client: &reqwest::Client, target: &Target) -> Result<Response, Failure> {
+    let configured = &target.request_url;
+    let mut url = configured.clone();
+    let mut on_configured_origin = true;
+    let mut redirects = 0;
+    let mut response = loop {
+        let mut request = client.request(target.method.clone(), url.clone());
+        if on_configured_origin {
+            request = request.headers(target.headers.clone());
+        }
+        let response = request.inject_context().send().await?;
+        let Some(next) = redirect_target(&response) else {
+            break response;
+        };
+        if redirects == MAX_REDIRECTS {
+            return Err(Failure::TooManyRedirects);
+        }
+        redirects += 1;
+        on_configured_origin &= next.origin() == configured.origin();
+        url = next;
+        if on_configured_origin && url.username().is_empty() {
+            // The URL's credentials go along to its own origin, as the first request sent them.
+            let _ = url.set_username(configured.username());
+            let _ = url.set_password(configured.password());
+        }
+    };
+    let span = tracing::Span::current();
+    telemetry::record_response(&span, &response);
+    if redirects > 0 {
+        // The conventions count redirects as resends.
+        span.record(
+            semconv::HTTP_REQUEST_RESEND_COUNT,
+            i64::try_from(redirects).unwrap_or(i64::MAX),
+        );
+    }
     let status = response.status().as_u16();
     let mut read = 0usize;
     while let Some(chunk) = response.chunk().await? {
@@ -225,13 +283,26 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
-/// The URL without user:password, for span attributes.
-fn redacted(url: &reqwest::Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
+/// Where a redirect response points, resolved against the URL it answered: `None` when the
+/// response is not a redirect reqwest would follow or names no usable http(s) URL (then the
+/// 3xx is the final response, and up only if it is expected).
+fn redirect_target(response: &reqwest::Response) -> Option<Url> {
+    let redirects = matches!(
+        response.status(),
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    );
+    if !redirects {
+        return None;
     }
-    let mut clean = url.clone();
-    let _ = clean.set_username("");
-    let _ = clean.set_password(None);
-    clean.to_string()
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let next = response.url().join(location).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some(next)
 }

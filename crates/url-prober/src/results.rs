@@ -5,14 +5,17 @@
 //! rather than through the global `metrics` recorder because that recorder cannot forget a
 //! series: when a config reload removes a URL, its series must disappear from `/metrics` (an
 //! `up` gauge frozen at its last value would keep an alert firing for a URL nobody probes).
-//! The text is appended to the telemetry crate's exposition on `/metrics`.
+//! `/metrics` appends them through the telemetry crate's exposition hook (`ops_router_with`),
+//! which also converts them to OpenMetrics when the scraper asks for it.
 
 use crate::config::Target;
 use crate::probe::{Outcome, ResultKind};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+// parking_lot's Mutex does not poison: a panic elsewhere never stops /queryurl or /metrics.
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// `probe_duration_seconds` buckets: the HTTP buckets (0.25 for "% under 250 ms") plus room for
 /// long timeouts.
@@ -80,18 +83,10 @@ impl Registry {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<UrlState>> {
-        // A panic while holding the lock leaves plain data behind: keep serving it.
-        self.inner
-            .urls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Makes the tracked URLs exactly `targets` (in that order): new URLs start pending, URLs
     /// still configured keep their results and counters, removed URLs and their series go.
     pub fn set_targets(&self, targets: &[Target]) {
-        let mut urls = self.lock();
+        let mut urls = self.inner.urls.lock();
         let mut old = std::mem::take(&mut *urls);
         for target in targets {
             let state = match old.iter().position(|s| s.url == target.url) {
@@ -104,7 +99,7 @@ impl Registry {
 
     /// Records a probe of `url`; ignored if `url` was removed meanwhile.
     pub fn record(&self, url: &str, outcome: Outcome) {
-        let mut urls = self.lock();
+        let mut urls = self.inner.urls.lock();
         let Some(state) = urls.iter_mut().find(|s| s.url == url) else {
             return;
         };
@@ -127,7 +122,7 @@ impl Registry {
 
     /// Counts a scheduled probe of `url` not started because the previous one still runs.
     pub fn record_skip(&self, url: &str) {
-        if let Some(state) = self.lock().iter_mut().find(|s| s.url == url) {
+        if let Some(state) = self.inner.urls.lock().iter_mut().find(|s| s.url == url) {
             state.skipped += 1;
         }
     }
@@ -139,7 +134,9 @@ impl Registry {
 
     /// The latest result per URL, in config order.
     pub fn reports(&self) -> Vec<UrlReport> {
-        self.lock()
+        self.inner
+            .urls
+            .lock()
             .iter()
             .map(|state| match &state.last {
                 None => UrlReport {
@@ -168,101 +165,107 @@ impl Registry {
 
     /// The per-URL families in Prometheus text format, with HELP and TYPE.
     pub fn render(&self) -> String {
-        let urls = self.lock();
+        let urls = self.inner.urls.lock();
         let mut out = String::new();
-        family(
-            &mut out,
-            "sample_external_url_up",
-            "gauge",
-            "1 when the last probe of the URL got an expected status within its timeout, else 0 (seed 003).",
-        );
-        for state in urls.iter() {
-            if let Some(outcome) = &state.last {
-                let up = if outcome.up() { 1 } else { 0 };
-                let _ = writeln!(
-                    out,
-                    "sample_external_url_up{{url=\"{}\"}} {up}",
-                    escape(&state.url)
-                );
-            }
-        }
-        family(
-            &mut out,
-            "sample_external_url_response_ms",
-            "gauge",
-            "Duration of the last probe of the URL in milliseconds, up to the timeout (seed 003).",
-        );
-        for state in urls.iter() {
-            if let Some(outcome) = &state.last {
-                let _ = writeln!(
-                    out,
-                    "sample_external_url_response_ms{{url=\"{}\"}} {}",
-                    escape(&state.url),
-                    millis(outcome)
-                );
-            }
-        }
-        family(
-            &mut out,
-            "probe_duration_seconds",
-            "histogram",
-            "Duration of probes, from sending the request to the end of the body read or the timeout.",
-        );
-        for state in urls.iter() {
-            let url = escape(&state.url);
-            for (count, bound) in state.buckets.iter().zip(PROBE_DURATION_BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "probe_duration_seconds_bucket{{url=\"{url}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "probe_duration_seconds_bucket{{url=\"{url}\",le=\"+Inf\"}} {}",
-                state.duration_count
-            );
-            let _ = writeln!(
-                out,
-                "probe_duration_seconds_sum{{url=\"{url}\"}} {}",
-                state.duration_sum
-            );
-            let _ = writeln!(
-                out,
-                "probe_duration_seconds_count{{url=\"{url}\"}} {}",
-                state.duration_count
-            );
-        }
-        family(
-            &mut out,
-            "probe_results_total",
-            "counter",
-            "Probes by URL and result (up, timeout, connect_error, dns_error, unexpected_status, error).",
-        );
-        for state in urls.iter() {
-            let url = escape(&state.url);
-            for (count, kind) in state.results.iter().zip(ResultKind::ALL) {
-                let _ = writeln!(
-                    out,
-                    "probe_results_total{{url=\"{url}\",result=\"{}\"}} {count}",
-                    kind.as_str()
-                );
-            }
-        }
-        family(
-            &mut out,
-            "probe_skipped_total",
-            "counter",
-            "Scheduled probes not started because the previous probe of the URL was still running.",
-        );
-        for state in urls.iter() {
-            let _ = writeln!(
-                out,
-                "probe_skipped_total{{url=\"{}\"}} {}",
-                escape(&state.url),
-                state.skipped
-            );
-        }
+        render_up(&mut out, &urls);
+        render_response_ms(&mut out, &urls);
+        render_duration(&mut out, &urls);
+        render_results(&mut out, &urls);
+        render_skipped(&mut out, &urls);
         out
+    }
+}
+
+/// `sample_external_url_up`: seed 003's gauge, for URLs probed at least once.
+fn render_up(out: &mut String, urls: &[UrlState]) {
+    family(
+        out,
+        "sample_external_url_up",
+        "gauge",
+        "1 when the last probe of the URL got an expected status within its timeout, else 0 (seed 003).",
+    );
+    for state in urls {
+        if let Some(outcome) = &state.last {
+            let up = u8::from(outcome.up());
+            let url = escape(&state.url);
+            let _ = writeln!(out, "sample_external_url_up{{url=\"{url}\"}} {up}");
+        }
+    }
+}
+
+/// `sample_external_url_response_ms`: seed 003's gauge, for URLs probed at least once.
+fn render_response_ms(out: &mut String, urls: &[UrlState]) {
+    family(
+        out,
+        "sample_external_url_response_ms",
+        "gauge",
+        "Duration of the last probe of the URL in milliseconds, up to the timeout (seed 003).",
+    );
+    for state in urls {
+        if let Some(outcome) = &state.last {
+            let url = escape(&state.url);
+            let ms = millis(outcome);
+            let _ = writeln!(out, "sample_external_url_response_ms{{url=\"{url}\"}} {ms}");
+        }
+    }
+}
+
+/// `probe_duration_seconds`: a histogram per URL.
+fn render_duration(out: &mut String, urls: &[UrlState]) {
+    let name = "probe_duration_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "Duration of probes, from sending the request to the end of the body read or the timeout.",
+    );
+    for state in urls {
+        let url = escape(&state.url);
+        for (count, bound) in state.buckets.iter().zip(PROBE_DURATION_BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{url=\"{url}\",le=\"{bound}\"}} {count}");
+        }
+        let (sum, count) = (state.duration_sum, state.duration_count);
+        let _ = writeln!(out, "{name}_bucket{{url=\"{url}\",le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{url=\"{url}\"}} {sum}");
+        let _ = writeln!(out, "{name}_count{{url=\"{url}\"}} {count}");
+    }
+}
+
+/// `probe_results_total`: one counter per URL and [`ResultKind`], zeros included.
+fn render_results(out: &mut String, urls: &[UrlState]) {
+    family(
+        out,
+        "probe_results_total",
+        "counter",
+        "Probes by URL and result (up, timeout, connect_error, dns_error, unexpected_status, error).",
+    );
+    for state in urls {
+        let url = escape(&state.url);
+        for (count, kind) in state.results.iter().zip(ResultKind::ALL) {
+            let result = kind.as_str();
+            let _ = writeln!(
+                out,
+                "probe_results_total{{url=\"{url}\",result=\"{result}\"}} {count}"
+            );
+        }
+    }
+}
+
+/// `probe_skipped_total`: ticks that found the previous probe of the URL still running.
+fn render_skipped(out: &mut String, urls: &[UrlState]) {
+    family(
+        out,
+        "probe_skipped_total",
+        "counter",
+        "Scheduled probes not started because the previous probe of the URL was still running.",
+    );
+    for state in urls {
+        let url = escape(&state.url);
+        let _ = writeln!(
+            out,
+            "probe_skipped_total{{url=\"{url}\"}} {}",
+            state.skipped
+        );
     }
 }
 

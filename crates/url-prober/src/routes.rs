@@ -7,16 +7,10 @@
 
 use crate::results::Registry;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
-
-/// The largest `/metrics` body the middleware will extend (the real one is a few kB).
-const MAX_EXPOSITION_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shared state of the handlers: the results registry the scheduler writes.
 #[derive(Debug, Clone, Default)]
@@ -43,10 +37,12 @@ pub fn router(state: AppState) -> Router {
             }
         }
     };
-    let ops = telemetry::ops_router(readiness).layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        append_probe_metrics,
-    ));
+    // The per-URL families are rendered at scrape time from the registry, so a removed URL's
+    // series go with it (the global recorder cannot forget a series).
+    let registry = state.registry.clone();
+    let ops = telemetry::ops_router_with(readiness, move |out: &mut String| {
+        out.push_str(&registry.render());
+    });
     Router::new()
         .route("/healthcheck", get(healthcheck))
         .route("/queryurl", get(query_url))
@@ -61,34 +57,4 @@ async fn healthcheck() -> impl IntoResponse {
 
 async fn query_url(State(state): State<AppState>) -> impl IntoResponse {
     axum::Json(state.registry.reports())
-}
-
-/// Appends the per-URL families to the telemetry crate's `/metrics` text.
-async fn append_probe_metrics(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let is_metrics = request.uri().path() == "/metrics";
-    let response = next.run(request).await;
-    if !is_metrics || response.status() != StatusCode::OK {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, MAX_EXPOSITION_BYTES).await {
-        Ok(bytes) => {
-            let mut text = String::from_utf8_lossy(&bytes).into_owned();
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&state.registry.render());
-            parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, Body::from(text))
-        }
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": format!("cannot render metrics: {error}")})),
-        )
-            .into_response(),
-    }
 }

@@ -2,7 +2,12 @@
 
 mod common;
 
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::response::Redirect;
+use axum::routing::get;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url_prober::ProberConfig;
 use url_prober::config::Target;
@@ -94,4 +99,99 @@ async fn an_endless_body_is_not_up_and_is_read_only_up_to_the_cap() {
     assert_eq!(outcome.result, ResultKind::Error, "{outcome:?}");
     assert_eq!(outcome.status, Some(200));
     assert!(outcome.error.unwrap().contains("longer than 16 MiB"));
+}
+
+/// Records the headers of every request it gets at `/land`; `/away` redirects to `elsewhere`'s
+/// `/land`, `/here` to its own.
+async fn redirecting_target(
+    elsewhere: Option<std::net::SocketAddr>,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
+    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let landed = seen.clone();
+    let router = Router::new()
+        .route(
+            "/land",
+            get(move |headers: HeaderMap| async move {
+                landed.lock().expect("lock").push(headers);
+                "landed\n"
+            }),
+        )
+        .route("/here", get(|| async { Redirect::temporary("/land") }))
+        .route(
+            "/away",
+            get(move || async move {
+                match elsewhere {
+                    Some(addr) => Redirect::temporary(&format!("http://{addr}/land")),
+                    None => Redirect::temporary("/land"),
+                }
+            }),
+        );
+    (testkit::spawn_router(router).await, seen)
+}
+
+#[tokio::test]
+async fn configured_headers_and_credentials_stay_with_the_configured_origin_on_redirects() {
+    let (other, other_saw) = redirecting_target(None).await;
+    let (origin, origin_saw) = redirecting_target(Some(other)).await;
+    let client = client().unwrap();
+    let with_credentials = |path: &str| {
+        target(&format!(
+            "{{url: 'http://user:pw-hunter2@{origin}{path}?token=qv-s3cr3t', headers: {{X-Api-Key: hv-k3y}}}}" // secrets-check: allow (test fixture)
+        ))
+    };
+
+    let same_origin = probe(&client, &with_credentials("/here")).await;
+    assert_eq!(same_origin.result, ResultKind::Up, "{same_origin:?}");
+    let landed = origin_saw
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("landed on the origin");
+    assert_eq!(landed["x-api-key"], "hv-k3y", "kept on the same origin");
+    assert!(
+        landed.contains_key("authorization"),
+        "kept on the same origin"
+    );
+
+    let cross_origin = probe(&client, &with_credentials("/away")).await;
+    assert_eq!(cross_origin.result, ResultKind::Up, "{cross_origin:?}");
+    let landed = other_saw
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("landed on the other server");
+    assert!(
+        !landed.contains_key("x-api-key"),
+        "a configured header followed the redirect to another origin: {landed:?}"
+    );
+    assert!(
+        !landed.contains_key("authorization"),
+        "the URL's credentials followed the redirect to another origin: {landed:?}"
+    );
+    let leaked: Vec<_> = landed
+        .values()
+        .filter(|v| v.to_str().is_ok_and(|v| v.contains("qv-s3cr3t")))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the query went along (Referer?): {leaked:?}"
+    );
+}
+
+#[tokio::test]
+async fn error_messages_do_not_show_the_url() {
+    let addr = common::http_target().await;
+    let client = client().unwrap();
+    let closed = common::closed_port();
+    for url in [
+        format!("http://user:pw-hunter2@127.0.0.1:{closed}/?token=qv-s3cr3t"), // secrets-check: allow (test fixture)
+        format!("http://user:pw-hunter2@{addr}/loop?token=qv-s3cr3t"), // secrets-check: allow (test fixture)
+        "http://user:pw-hunter2@no-such-host.invalid/?token=qv-s3cr3t".to_owned(), // secrets-check: allow (test fixture)
+    ] {
+        let outcome = probe(&client, &target(&format!("'{url}'"))).await;
+        let error = outcome.error.expect("not up");
+        for secret in ["pw-hunter2", "qv-s3cr3t", "user"] {
+            assert!(!error.contains(secret), "{url}: {error}");
+        }
+    }
 }

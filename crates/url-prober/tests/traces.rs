@@ -2,6 +2,8 @@
 //! span, both exported to one OTLP/gRPC receiver.
 
 use std::time::Duration;
+use telemetry::semconv::attribute as a;
+use testkit::semconv::HTTP_CLIENT;
 use testkit::{ExportedSpan, OtlpGrpcReceiver, ServiceProcess, span_attribute, workspace_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_url-prober");
@@ -33,7 +35,9 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
     let web = ServiceProcess::start(&web_bin, &otel).await;
-    let target = format!("{}/", web.url());
+    // Credentials and a signature in the URL: the probe uses them, its span shows the URL as the
+    // prober shows it everywhere (no userinfo, every query value redacted).
+    let target = format!("http://user:secret@{}/?sig=SIGNATURE&page=1", web.addr());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prober.yml");
     std::fs::write(
@@ -75,8 +79,16 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
         Some("GET")
     );
     assert_eq!(
-        span_attribute(&client, "url.full").as_deref(),
-        Some(target.as_str())
+        span_attribute(&client, "url.full"),
+        Some(format!("http://{}/?sig=REDACTED&page=REDACTED", web.addr()))
+    );
+    HTTP_CLIENT.assert_followed(
+        &client.attributes,
+        &[
+            (a::ERROR_TYPE, "the probe succeeded"),
+            (a::HTTP_REQUEST_METHOD_ORIGINAL, "GET is a known method"),
+            (a::HTTP_REQUEST_RESEND_COUNT, "no redirect or retry"),
+        ],
     );
     assert_eq!(
         span_attribute(&client, "server.address").as_deref(),

@@ -4,7 +4,7 @@
 //! (which pins, which levels) lives in [`crate::robot`], so both drivers behave identically and the
 //! simulated one is a faithful stand-in for tests and for running without hardware.
 
-mod pigpio;
+pub mod pigpio;
 mod sim;
 
 pub use pigpio::PigpioDriver;

@@ -6,9 +6,9 @@
 
 use super::{Driver, DriverError, PinOp};
 use futures::future::BoxFuture;
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 /// What the simulated hardware shows on one pin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,21 +34,17 @@ impl SimDriver {
 
     /// The state of `pin` (all defaults if never touched).
     pub fn pin(&self, pin: u8) -> PinSnapshot {
-        self.lock().get(&pin).copied().unwrap_or_default()
+        self.pins.lock().get(&pin).copied().unwrap_or_default()
     }
 
     /// Every pin touched so far.
     pub fn pins(&self) -> BTreeMap<u8, PinSnapshot> {
-        self.lock().clone()
+        self.pins.lock().clone()
     }
 
     /// While set, every `apply` fails with [`DriverError::Simulated`] and changes nothing.
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u8, PinSnapshot>> {
-        self.pins.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -58,7 +54,7 @@ impl Driver for SimDriver {
             if self.failing.load(Ordering::SeqCst) {
                 return Err(DriverError::Simulated);
             }
-            let mut pins = self.lock();
+            let mut pins = self.pins.lock();
             for op in ops {
                 match *op {
                     PinOp::SetOutput { pin } => pins.entry(pin).or_default().output = true,

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-/// The routes that change a robot (the caller adds the cross-site guard).
+/// The routes that change a robot (the caller adds the access checks).
 pub fn commands() -> Router<AppState> {
     Router::new()
         .route("/api/robots/{robot}/drive", post(drive))

@@ -85,7 +85,7 @@ pub const SEED_ROUTES: &[(&str, RobotId, Command)] = &[
     ("/torvaldsoff", Torvalds, Eye(false)),
 ];
 
-/// The routes that change a robot (the caller adds the cross-site guard).
+/// The routes that change a robot (the caller adds the access checks).
 pub fn commands() -> Router<AppState> {
     let mut router = Router::new();
     for &(path, robot, command) in SEED_ROUTES {

@@ -18,6 +18,21 @@ pub fn config(vars: &[(&str, &str)]) -> telemetry::TelemetryConfig {
         .expect("valid config")
 }
 
+/// `telemetry::init` exporting spans over OTLP/HTTP to `receiver` within 50 ms, plus `extra`.
+pub fn init_exporting_to(
+    receiver: &testkit::OtlpHttpReceiver,
+    extra: &[(&str, &str)],
+) -> telemetry::TelemetryGuard {
+    let endpoint = receiver.endpoint();
+    let mut vars = vec![
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+    ];
+    vars.extend_from_slice(extra);
+    telemetry::init(config(&vars)).expect("init")
+}
+
 /// Routes with a template, an error, a client error, and a log line inside the request.
 pub fn app() -> Router {
     Router::new()

@@ -1,0 +1,169 @@
+//! The HTTP server span's attributes beyond what sampling needs, as the OpenTelemetry HTTP
+//! semantic conventions (the version of `opentelemetry-semantic-conventions`) define them.
+//!
+//! Built only for spans that are recorded, with values redacted and cut to the attribute length
+//! limit before they are copied (see `redact`).
+
+use crate::redact::{limited, redact_query};
+use axum::extract::ConnectInfo;
+use http::{HeaderMap, Request, Version};
+use opentelemetry::trace::Span;
+use opentelemetry::{KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// `url.path`, `url.query`, `network.*`, `server.*`, `client.address`, `user_agent.original`,
+/// and `http.request.method_original` for methods reported as `_OTHER`.
+pub(crate) fn add_request_attributes<B>(
+    span: &mut impl Span,
+    request: &Request<B>,
+    method: &'static str,
+) {
+    let uri = request.uri();
+    let headers = request.headers();
+    span.set_attribute(KeyValue::new(
+        semconv::URL_PATH,
+        limited(uri.path()).to_owned(),
+    ));
+    if let Some(query) = uri.query() {
+        span.set_attribute(KeyValue::new(
+            semconv::URL_QUERY,
+            limited(&redact_query(query)).to_owned(),
+        ));
+    }
+    if method == "_OTHER" {
+        span.set_attribute(KeyValue::new(
+            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+            limited(request.method().as_str()).to_owned(),
+        ));
+    }
+    span.set_attribute(KeyValue::new(
+        semconv::NETWORK_PROTOCOL_VERSION,
+        protocol_version(request.version()),
+    ));
+    if let Some((host, port)) = server_authority(headers, uri) {
+        span.set_attribute(KeyValue::new(
+            semconv::SERVER_ADDRESS,
+            limited(host).to_owned(),
+        ));
+        if let Some(port) = port {
+            span.set_attribute(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    let peer_ip: Option<Arc<str>> = peer.map(|addr| Arc::from(addr.ip().to_string()));
+    match forwarded_for(headers) {
+        Some(client) => {
+            span.set_attribute(KeyValue::new(semconv::CLIENT_ADDRESS, client.to_string()))
+        }
+        None => {
+            if let Some(ip) = &peer_ip {
+                span.set_attribute(KeyValue::new(
+                    semconv::CLIENT_ADDRESS,
+                    StringValue::from(ip.clone()),
+                ));
+            }
+        }
+    }
+    if let (Some(addr), Some(ip)) = (peer, peer_ip) {
+        span.set_attribute(KeyValue::new(
+            semconv::NETWORK_PEER_ADDRESS,
+            StringValue::from(ip),
+        ));
+        span.set_attribute(KeyValue::new(
+            semconv::NETWORK_PEER_PORT,
+            i64::from(addr.port()),
+        ));
+    }
+    if let Some(agent) = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        span.set_attribute(KeyValue::new(
+            semconv::USER_AGENT_ORIGINAL,
+            limited(agent).to_owned(),
+        ));
+    }
+}
+
+/// The host and port the client addressed: `X-Forwarded-Host` (set by a reverse proxy), else the
+/// request target's authority (HTTP/2 `:authority`, absolute-form), else `Host`.
+fn server_authority<'a>(
+    headers: &'a HeaderMap,
+    uri: &'a http::Uri,
+) -> Option<(&'a str, Option<u16>)> {
+    let header = |name: http::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let raw = header(http::header::HeaderName::from_static("x-forwarded-host"))
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+        .or_else(|| header(http::header::HOST))?;
+    Some(split_host_port(raw))
+}
+
+/// `host[:port]`, `[v6]:port` → (host without brackets, port).
+fn split_host_port(raw: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = raw.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (raw, None),
+        };
+    }
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) => (host, Some(port)),
+            Err(_) => (raw, None),
+        },
+        _ => (raw, None),
+    }
+}
+
+/// The original client behind proxies: the first `X-Forwarded-For` entry, when it is an address.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn protocol_version(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_are_split_like_the_conventions_say() {
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(split_host_port("[::1]:5000"), ("::1", Some(5000)));
+        assert_eq!(split_host_port("[::1]"), ("::1", None));
+        assert_eq!(split_host_port("host:notaport"), ("host:notaport", None));
+    }
+}

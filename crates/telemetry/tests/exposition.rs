@@ -1,0 +1,53 @@
+//! `/metrics` content negotiation: Prometheus text for promtool and curl (clean by promtool's
+//! rules), OpenMetrics for a scraper that asks for it, named by OpenMetrics' rules.
+
+mod common;
+
+use testkit::spawn_router;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_and_openmetrics_get_what_they_ask_for() {
+    let _guard = telemetry::init(common::config(&[("OTEL_SDK_DISABLED", "true")])).expect("init");
+    let base = format!("http://{}", spawn_router(common::app()).await);
+    reqwest::get(format!("{base}/items/1")).await.unwrap();
+    let client = reqwest::Client::new();
+
+    let plain = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(
+        plain.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = plain.text().await.unwrap();
+    assert!(!text.contains("# EOF"), "{text}");
+    let problems = testkit::promtool_check_metrics(&text);
+    assert!(problems.is_empty(), "promtool check metrics: {problems:#?}");
+
+    let om = client
+        .get(format!("{base}/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        om.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = om.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("# TYPE otel_spans_dropped counter\n")
+            && text.contains("\notel_spans_dropped_total 0\n"),
+        "counter families lose `_total`, samples keep it:\n{text}"
+    );
+    assert!(
+        text.contains("# UNIT http_server_request_duration_seconds seconds\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\n\n"),
+        "no blank lines in OpenMetrics:\n{text}"
+    );
+}
