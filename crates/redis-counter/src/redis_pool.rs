@@ -18,6 +18,7 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::task::AbortOnDropHandle;
 
 /// The pool of [`SharedConnection`]s.
 pub(crate) type Pool = managed::Pool<Manager>;
@@ -44,17 +45,11 @@ impl SharedConnection {
     }
 }
 
-/// The task that reads and writes the socket, and whether it has ended.
+/// The task that reads and writes the socket, and whether it has ended. Dropped with the last
+/// handle, which closes the socket even if Redis never answers.
 struct Driver {
     closed: Arc<AtomicBool>,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for Driver {
-    /// The last handle is gone: close the socket even if Redis never answers.
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _task: AbortOnDropHandle<()>,
 }
 
 /// Creates connections, and recycles them without a round trip.
@@ -88,7 +83,7 @@ impl Manager {
             connection,
             driver: Arc::new(Driver {
                 closed,
-                task: task.abort_handle(),
+                _task: AbortOnDropHandle::new(task),
             }),
         })
     }
