@@ -51,7 +51,8 @@ pub struct Config {
         value_parser = RedisUrl::from_arg
     )]
     pub redis_url: RedisUrl,
-    /// Maximum number of pooled Redis connections.
+    /// Maximum number of Redis connections. Requests share them (concurrent INCRs are pipelined
+    /// on one socket), so a new one opens only when every open one is busy being handed out.
     #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub redis_pool_size: u16,
