@@ -75,7 +75,7 @@ dev:
 
 # Drive realistic traffic at a running stack (native or Compose) so every panel and trace view fills.
 # Its own /metrics goes on a free port, so it does not clash with the loadgen `just dev` runs on 9000.
-# Robot commands carry ROBOT_TOKEN (yours, or the one `just dev` made in target/dev/robot-token).
+# Robot commands carry ROBOT_TOKEN when it is set in your environment, else the robot UI's key.
 # Defaults: 60 s at 50 req/s; flags override them (`just load --rate 200 --duration 5m`).
 # Same build command and profile as scripts/dev.sh: after `just dev` this builds nothing.
 # Targets: Compose's host ports (docker-compose.yml's variables) when web-flask-equivalent answers on
@@ -86,7 +86,6 @@ load *args:
     (exec 3<>"/dev/tcp/127.0.0.1/$web_port") 2>/dev/null || web_port=5000; \
     LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:0}" LOADGEN_DURATION="${LOADGEN_DURATION:-60s}" \
     LOADGEN_RATE="${LOADGEN_RATE:-50}" LOADGEN_WEB_URL="${LOADGEN_WEB_URL:-http://127.0.0.1:$web_port}" \
-    ROBOT_TOKEN="${ROBOT_TOKEN:-$(cat target/dev/robot-token 2>/dev/null || true)}" \
     LOADGEN_REDIS_URL="${LOADGEN_REDIS_URL:-http://127.0.0.1:${REDIS_COUNTER_PORT:-5001}}" \
     LOADGEN_ROBOT_URL="${LOADGEN_ROBOT_URL:-http://127.0.0.1:${ROBOT_CONTROL_PORT:-6543}}" \
     LOADGEN_PROBER_URL="${LOADGEN_PROBER_URL:-http://127.0.0.1:${URL_PROBER_PORT:-8080}}" \

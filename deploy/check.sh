@@ -81,7 +81,7 @@ compose_cmd() {
 compose_schema() { need "$VENV/bin/check-jsonschema" && "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml; }
 # The variables Compose requires (no default in the file), with placeholders for these checks;
 # every other variable has a default in the file.
-REQUIRED_VARIABLES=(GRAFANA_ADMIN_PASSWORD=check-only ROBOT_TOKEN=check-only-robot-token)
+REQUIRED_VARIABLES=(GRAFANA_ADMIN_PASSWORD=check-only)
 compose_config() { env "${REQUIRED_VARIABLES[@]}" bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config -q"; }
 # Without a required variable Compose must refuse to start, naming the variable.
 compose_requires() { # VARIABLE
@@ -91,6 +91,19 @@ compose_requires() { # VARIABLE
     return 1
   fi
   grep -q "$1" <<<"$output" || { echo "   no message naming $1: $output" >&2; return 1; }
+}
+# An optional variable: Compose starts without it, the SERVICEs get it empty (which they take as
+# unset), and get it as set when it is; no other service gets it.
+compose_optional() { # VARIABLE SERVICE...
+  need "$PY" || return 1
+  local variable=$1 value=check-only-optional-value
+  shift
+  env -u "$variable" "${REQUIRED_VARIABLES[@]}" \
+    bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config" >"$TMP/compose-unset.yml" || return 1
+  env "${REQUIRED_VARIABLES[@]}" "$variable=$value" \
+    bash -c "$(declare -f compose_cmd need); compose_cmd -f docker-compose.yml config" >"$TMP/compose-set.yml" || return 1
+  "$PY" deploy/tests/check_static.py optional-env "$variable" "" "$@" <"$TMP/compose-unset.yml" \
+    && "$PY" deploy/tests/check_static.py optional-env "$variable" "$value" "$@" <"$TMP/compose-set.yml"
 }
 # The host bindings as Compose resolves them: defaults, BIND_ADDR=0.0.0.0, every port variable set.
 compose_ports() {
@@ -158,7 +171,7 @@ k8s_validate() {
 check "compose: compose-spec schema (check-jsonschema)" compose_schema
 check "compose: docker-compose config -q" compose_config
 check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_requires GRAFANA_ADMIN_PASSWORD
-check "compose: ROBOT_TOKEN is required, with a message" compose_requires ROBOT_TOKEN
+check "compose: ROBOT_TOKEN is optional, passed to robot-control and loadgen only (empty when unset)" compose_optional ROBOT_TOKEN robot-control loadgen
 check "compose: health checks, pinned images, service_healthy ordering, no lifecycle API, cAdvisor" static compose
 check "compose: publishes only what a person opens, on 127.0.0.1, each port a variable" compose_ports
 check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger

@@ -39,13 +39,9 @@ fi
 export LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
 start web-flask-equivalent env LISTEN_ADDR=127.0.0.1:5000 target/debug/web-flask-equivalent
 start redis-counter env LISTEN_ADDR=127.0.0.1:5001 REDIS_URL=redis://127.0.0.1:6379 target/debug/redis-counter
-# Robot commands need ROBOT_TOKEN (README, Security): yours, or one made once and kept (mode 600) in
-# target/dev/robot-token, where `just load` finds it too; loadgen below inherits it. Never printed.
-if [ -z "${ROBOT_TOKEN:-}" ]; then
-  [ -s "$state/robot-token" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$state/robot-token")
-  ROBOT_TOKEN=$(cat "$state/robot-token")
-fi
-export ROBOT_TOKEN # in the environment, not on a command line (which `ps` shows)
+# No token by default: the robots move from their own UI (loadgen reads its key, as the UI does).
+# ROBOT_TOKEN in your environment, if set, reaches robot-control and loadgen from there (not on a
+# command line, which `ps` shows); the UI then asks for it (README, Security).
 start robot-control env LISTEN_ADDR=127.0.0.1:6543 ROBOT_DRIVER=sim target/debug/robot-control
 start url-prober env LISTEN_ADDR=127.0.0.1:8080 target/debug/url-prober # built-in defaults probe loopback
 # Like Compose's depends_on: loadgen starts once the services it drives are listening (10 s at most).
@@ -78,7 +74,7 @@ fi
 cat <<EOT
 
 Native stack up:  web http://127.0.0.1:5000  redis-counter http://127.0.0.1:5001
-  robot UI http://127.0.0.1:6543 (log in with any user name and ROBOT_TOKEN: yours, or the one in $state/robot-token)
+  robot UI http://127.0.0.1:6543${ROBOT_TOKEN:+ (log in with any user name and your ROBOT_TOKEN)}
   url-prober http://127.0.0.1:8080/queryurl
   Prometheus http://127.0.0.1:9090 (targets, alerts)  Alertmanager http://127.0.0.1:9093
 Grafana dashboards and Jaeger traces need the Compose stack (just up).

@@ -28,6 +28,7 @@ ORDER = [
     "prober-secret-redaction",
     "pigpio-daemon-dies-mid-command",
     "browser-cross-site",
+    "browser-cross-site-token",
     "dns-rebinding",
     "fuzz-http",
     "body-limit",

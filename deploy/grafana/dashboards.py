@@ -507,16 +507,24 @@ def robot_control() -> dict:
         timeseries("Deadman stops", "Motors stopped because no drive command arrived in time "
                    "(robot_deadman_stops_total, per rate interval); 0 when there are none.", "none",
                    targets((f"sum by (robot) (increase(robot_deadman_stops_total{{{sel}}}[{RI}])) or on() vector(0)",
-                            "{{robot}}")), bars=True),
+                            "{{robot}}")), bars=True, w=8),
         timeseries("Driver errors", "Errors from the robot driver (robot_driver_errors_total, per rate "
                    "interval): pigpio daemon unreachable or refusing. Alert RobotDriverErrors. 0 when none.", "none",
                    targets((f"sum by (robot) (increase(robot_driver_errors_total{{{sel}}}[{RI}])) or on() vector(0)",
-                            "{{robot}}")), bars=True, links=trace_link(job)),
+                            "{{robot}}")), bars=True, links=trace_link(job), w=8),
+        timeseries("Requests refused", "Requests the access policy refused (robot_requests_refused_total, per "
+                   "rate interval) by reason: host (a Host name not its own: DNS rebinding, or a name missing "
+                   "from ALLOWED_HOSTS), token (ROBOT_TOKEN missing or wrong), not_from_ui (a robot command "
+                   "without the UI key or the bearer token: a web page elsewhere, or a UI open across a "
+                   "restart), cross_site (the browser said so). A few after a restart are normal; a steady "
+                   "stream is someone trying. Alert RobotRequestsRefused.", "none",
+                   targets((f"sum by (reason) (increase(robot_requests_refused_total{{{sel}}}[{RI}]))",
+                            "{{reason}}")), bars=True, stack=True, w=8),
         *red_panels(job),
     ]
     return dashboard("ors-robot-control", "robot-control",
                      "Seed 004's robots Linus and Torvalds: commands, eyes, motors, servos, safety stops, driver "
-                     "errors, and the service's HTTP RED metrics.", panels)
+                     "errors, refused requests, and the service's HTTP RED metrics.", panels)
 
 
 def url_prober() -> dict:

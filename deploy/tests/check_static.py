@@ -20,6 +20,8 @@ Run by deploy/check.sh (from the repository root, with the venv's python for PyY
                                                       for kubernetes-validate, which has no CRD schemas
     python deploy/tests/check_static.py ports VARS    `docker-compose config` output (stdin), resolved with the
                                                       variables VARS (default, lan or custom): host bindings
+    python deploy/tests/check_static.py optional-env VARIABLE VALUE SERVICE...   `docker-compose config`
+                                                      output (stdin): exactly the SERVICEs get VARIABLE, as VALUE
     python deploy/tests/check_static.py jaeger        deploy/jaeger/config.yml: OTLP -> traces -> spanmetrics ->
                                                       Prometheus exporter -> scrape job -> jaeger_query metrics
     python deploy/tests/check_static.py dev           scripts/native-prometheus-config.sh output (stdin), dev.sh's
@@ -927,6 +929,21 @@ def check_k8s(problems: Problems, documents: list[dict]) -> str:
     return f"{len(documents)} Kubernetes objects"
 
 
+def check_optional_env(problems: Problems, resolved: dict, variable: str, value: str, services: list[str]) -> str:
+    """An optional variable as Compose resolved it: the services that use it get `value` (empty when
+    it is unset, which they take as unset), and no other service gets it (it may be a secret)."""
+    for name, service in resolved["services"].items():
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(e.split("=", 1) if "=" in e else (e, None) for e in environment)
+        if name in services:
+            got = environment.get(variable)
+            problems.check(got == value, f"compose: {name} gets {variable}={got!r}, expected {value!r}")
+        else:
+            problems.check(variable not in environment, f"compose: {name} gets {variable}, which only {', '.join(services)} need")
+    return f"{variable}={value!r} reaches exactly {', '.join(services)}"
+
+
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     problems = Problems()
@@ -948,6 +965,9 @@ def main() -> int:
         for name, value in PORT_SCENARIOS[sys.argv[2]].items():
             print(f"{name}={value}")
         return 0
+    elif command == "optional-env":
+        variable, value, *services = sys.argv[2:]
+        summary = check_optional_env(problems, yaml.safe_load(sys.stdin), variable, value, services)
     elif command == "jaeger":
         summary = check_jaeger(problems)
     elif command == "dev":

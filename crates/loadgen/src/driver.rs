@@ -10,6 +10,7 @@
 //! schedule in paused time, to the millisecond.
 
 use crate::plan::{Plan, PlannedRequest};
+use crate::robot_auth::{Credential, UI_KEY_HEADER, UiKey};
 use crate::stats::{Stats, Summary, TRANSPORT_ERROR};
 use std::future::Future;
 use std::sync::Arc;
@@ -176,19 +177,29 @@ fn due_by(elapsed: Duration, spacing: Duration) -> u64 {
     u64::try_from(due).unwrap_or(u64::MAX)
 }
 
-/// Sends one request in its own client span and records the outcome.
+/// Sends one request in its own client span and records the outcome. A robot command refused
+/// with 403 while carrying the UI key has the key read again (bounded: [`crate::robot_auth`]).
 async fn send(
     client: &reqwest::Client,
     request: &PlannedRequest,
     timeout: Duration,
     stats: &Stats,
 ) {
+    // Before the clock starts: reading the UI page is not part of the command's latency.
+    let ui_key = match &request.credential {
+        Some(Credential::UiKey(source)) => Some((source, source.key(client, timeout).await)),
+        _ => None,
+    };
     let span = request_span(request);
     let started = Instant::now();
-    let result = exchange(client, request, timeout)
+    let key = ui_key.as_ref().and_then(|(_, key)| key.as_ref());
+    let result = exchange(client, request, key, timeout)
         .instrument(span.clone())
         .await;
     let elapsed = started.elapsed();
+    if let (Ok(403), Some((source, used))) = (&result, &ui_key) {
+        source.refused(client, timeout, used.as_ref()).await;
+    }
     let label = status_label(&span, request, result);
     metrics::counter!(REQUESTS_METRIC, "target" => request.target, "status" => label.clone())
         .increment(1);
@@ -197,7 +208,7 @@ async fn send(
 }
 
 /// A root client span with the HTTP semantic conventions' request attributes.
-fn request_span(request: &PlannedRequest) -> tracing::Span {
+pub(crate) fn request_span(request: &PlannedRequest) -> tracing::Span {
     let url = reqwest::Url::parse(&request.url).ok();
     tracing::info_span!(
         parent: None,
@@ -218,18 +229,25 @@ fn request_span(request: &PlannedRequest) -> tracing::Span {
     )
 }
 
-/// The request with `traceparent`, and its whole body read: the latency is the whole exchange,
-/// like a browser's. The status code, or why there is none.
+/// The request with `traceparent` and its robot credential, if any, and its whole body read:
+/// the latency is the whole exchange, like a browser's. The status code, or why there is none.
 async fn exchange(
     client: &reqwest::Client,
     request: &PlannedRequest,
+    ui_key: Option<&UiKey>,
     timeout: Duration,
 ) -> reqwest::Result<u16> {
     let mut builder = client
         .request(request.method.clone(), &request.url)
         .timeout(timeout);
-    if let Some(bearer) = &request.bearer {
+    if let Some(Credential::Bearer(bearer)) = &request.credential {
         builder = builder.bearer_auth(bearer.token());
+    }
+    if let Some(mut key) =
+        ui_key.and_then(|k| reqwest::header::HeaderValue::from_str(k.as_str()).ok())
+    {
+        key.set_sensitive(true);
+        builder = builder.header(UI_KEY_HEADER, key);
     }
     if let Some(body) = request.body {
         builder = builder

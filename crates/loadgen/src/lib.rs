@@ -7,14 +7,17 @@
 //! on stdout (one JSON line with `--json`). Every request is a client span carrying
 //! `traceparent`, so each one is a trace through the service it hits.
 //!
-//! Modules: [`plan`] (what to send), [`driver`] (pacing and sending), [`stats`] (the summary).
+//! Modules: [`plan`] (what to send), [`robot_auth`] (what robot commands carry: `ROBOT_TOKEN`
+//! or the robot UI's key), [`driver`] (pacing and sending), [`stats`] (the summary).
 
 pub mod driver;
 pub mod plan;
+pub mod robot_auth;
 pub mod stats;
 
 pub use driver::{LoadSettings, generate};
-pub use plan::{Bearer, DEFAULT_MIX, Mix, Plan, Targets};
+pub use plan::{DEFAULT_MIX, Mix, Plan, Targets};
+pub use robot_auth::{Bearer, Credential, UiKeySource};
 pub use stats::{Stats, Summary};
 
 use axum::Router;
@@ -45,10 +48,15 @@ pub struct Config {
     /// Base URL of robot-control.
     #[arg(long, env = "LOADGEN_ROBOT_URL", default_value = "http://127.0.0.1:6543", value_parser = http_url)]
     pub robot_url: String,
-    /// robot-control's `ROBOT_TOKEN` (the same variable), sent to it as a bearer token; without
-    /// it robot-control refuses the robot commands (403).
+    /// robot-control's `ROBOT_TOKEN` (the same variable), sent with the robot commands as a
+    /// bearer token. Unset or empty: the commands carry the key of robot-control's UI page
+    /// instead, read from the page as the UI does.
     #[arg(long, env = "ROBOT_TOKEN", hide_env_values = true, value_parser = bearer)]
     pub robot_token: Option<Bearer>,
+    /// Without ROBOT_TOKEN: read robot-control's UI page for a new key (after it restarted)
+    /// at most this often (`5s`, `500ms`).
+    #[arg(long, env = "LOADGEN_ROBOT_KEY_REFRESH", default_value = "5s", value_parser = positive_duration)]
+    pub robot_key_refresh: Duration,
     /// Base URL of url-prober.
     #[arg(long, env = "LOADGEN_PROBER_URL", default_value = "http://127.0.0.1:8080", value_parser = http_url)]
     pub prober_url: String,
@@ -86,8 +94,14 @@ impl Config {
             redis: self.redis_url.clone(),
             robot: self.robot_url.clone(),
             prober: self.prober_url.clone(),
-            // An empty ROBOT_TOKEN (e.g. from a script's `${ROBOT_TOKEN:-}`) means none.
-            robot_token: self.robot_token.clone().filter(|t| !t.token().is_empty()),
+            // An empty ROBOT_TOKEN (Compose's `${ROBOT_TOKEN:-}`) means none.
+            robot_credential: match self.robot_token.clone().filter(|t| !t.token().is_empty()) {
+                Some(token) => Credential::Bearer(token),
+                None => Credential::UiKey(Arc::new(UiKeySource::new(
+                    &self.robot_url,
+                    self.robot_key_refresh,
+                ))),
+            },
         };
         LoadSettings {
             plan: Plan::new(&self.mix, &targets),

@@ -5,6 +5,7 @@
 //! proportions (tests and benchmarks can check the server's counts against the summary), and
 //! the interleaving is even (no burst of one group). Inside a group, requests rotate.
 
+use crate::robot_auth::Credential;
 use std::fmt;
 use std::str::FromStr;
 
@@ -70,28 +71,8 @@ pub struct Targets {
     pub redis: String,
     pub robot: String,
     pub prober: String,
-    /// robot-control's `ROBOT_TOKEN`: without it, robot-control refuses every command (403).
-    pub robot_token: Option<Bearer>,
-}
-
-/// A bearer token; never shown (`Debug` prints `<redacted>`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Bearer(std::sync::Arc<str>);
-
-impl Bearer {
-    pub fn new(token: &str) -> Self {
-        Self(token.trim().into())
-    }
-
-    pub fn token(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Bearer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Bearer(<redacted>)")
-    }
+    /// What robot-control's commands carry: `ROBOT_TOKEN`, or its UI's key.
+    pub robot_credential: Credential,
 }
 
 /// One request to send.
@@ -106,8 +87,8 @@ pub struct PlannedRequest {
     pub path: &'static str,
     /// A JSON body, for POSTs.
     pub body: Option<&'static str>,
-    /// Sent as `Authorization: Bearer ...`.
-    pub bearer: Option<Bearer>,
+    /// For robot-control's commands: what proves they may move a robot.
+    pub credential: Option<Credential>,
 }
 
 impl PlannedRequest {
@@ -124,7 +105,7 @@ fn get(target: &'static str, base: &str, path: &'static str) -> PlannedRequest {
         url: format!("{}{path}", base.trim_end_matches('/')),
         path,
         body: None,
-        bearer: None,
+        credential: None,
     }
 }
 
@@ -155,7 +136,8 @@ pub fn catalogue(targets: &Targets) -> [Vec<PlannedRequest>; 5] {
         ]
         .into_iter()
         .map(|path| PlannedRequest {
-            bearer: targets.robot_token.clone(),
+            // Only the commands: the state is readable without a secret.
+            credential: (path != "/status").then(|| targets.robot_credential.clone()),
             ..get(robot, &targets.robot, path)
         })
         .collect(),
@@ -169,7 +151,7 @@ pub fn catalogue(targets: &Targets) -> [Vec<PlannedRequest>; 5] {
                 path: "/servoarm",
                 // Out of the -90..90 range: robot-control answers 4xx.
                 body: Some(r#"{"degree": 500}"#),
-                bearer: targets.robot_token.clone(),
+                credential: Some(targets.robot_credential.clone()),
             },
         ],
     ]
@@ -215,6 +197,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::robot_auth::Bearer;
     use std::collections::HashMap;
 
     fn targets() -> Targets {
@@ -223,20 +206,24 @@ mod tests {
             redis: "http://r/".into(),
             robot: "http://b".into(),
             prober: "http://p".into(),
-            robot_token: Some(Bearer::new("robot-token")),
+            robot_credential: Credential::Bearer(Bearer::new("robot-token")),
         }
     }
 
     #[test]
-    fn only_robot_control_gets_the_robot_token() {
-        for group in catalogue(&targets()) {
+    fn only_robot_controls_commands_get_the_credential() {
+        let targets = targets();
+        let mut commands = 0;
+        for group in catalogue(&targets) {
             for request in group {
-                let expected =
-                    (request.target == "robot-control").then(|| Bearer::new("robot-token"));
-                assert_eq!(request.bearer, expected, "{}", request.key());
+                let command = request.target == "robot-control" && request.path != "/status";
+                let expected = command.then(|| targets.robot_credential.clone());
+                assert_eq!(request.credential, expected, "{}", request.key());
+                commands += usize::from(command);
             }
         }
-        assert!(!format!("{:?}", targets()).contains("robot-token"));
+        assert_eq!(commands, 12);
+        assert!(!format!("{targets:?}").contains("robot-token"));
     }
 
     #[test]

@@ -74,6 +74,9 @@ async fn stand_ins(seen: &Seen) -> Vec<(&'static str, String)> {
             "LOADGEN_PROBER_URL",
             stand_in("url-prober", seen.clone()).await,
         ),
+        // The stand-in has no UI page to read a key from (tests/robot_control.rs runs loadgen
+        // against the real robot-control, with and without a token).
+        ("ROBOT_TOKEN", "stand-in-robot-token".to_owned()),
     ]
 }
 

@@ -24,16 +24,6 @@ pub fn series_set(exposition: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Sum of every series of metric `name` (any labels); 0 when absent.
-pub fn metric_sum(exposition: &str, name: &str) -> f64 {
-    testkit::parse_metrics(exposition)
-        .into_iter()
-        .filter(|(series, _)| {
-            series == name
-                || series
-                    .strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with('{'))
-        })
-        .map(|(_, v)| v)
-        .sum()
-}
+/// Sum of every series of metric `name` (any labels); 0 when absent (shared with other crates'
+/// tests, so it lives in testkit).
+pub use testkit::metric_sum;

@@ -17,6 +17,10 @@
 //! Nothing moves: neither pigpio daemon receives a single command, the robots' state is unchanged,
 //! and the service counts every attempt as refused. Then the UI still drives the robots.
 //! Writes the rows `browser-cross-site` and `dns-rebinding` of RELIABILITY.md.
+//!
+//! The same with `ROBOT_TOKEN` set: no UI and no move without the login, the UI opened with it
+//! drives, and the attacker's page in the logged-in browser moves nothing
+//! (`browser-cross-site-token`).
 #![allow(clippy::unwrap_used)]
 
 use reliability::{Record, binary};
@@ -235,77 +239,133 @@ async fn hold_to_drive(
     browser.release().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn web_pages_elsewhere_cannot_move_the_robots() {
-    let linus = FakePigpio::start().await;
-    let torvalds = FakePigpio::start().await;
-    let robot = ServiceProcess::start(
-        &binary("robot-control"),
-        &[
+/// The robot under attack: robot-control with the pigpio driver on two pigpio test servers,
+/// reached as `robot.test`, and the attacker's web server with [`attack_page`].
+struct Scene {
+    linus: FakePigpio,
+    torvalds: FakePigpio,
+    robot: ServiceProcess,
+    evil: std::net::SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Scene {
+    async fn start(extra_env: &[(&str, &str)]) -> Self {
+        let linus = FakePigpio::start().await;
+        let torvalds = FakePigpio::start().await;
+        let (linus_addr, torvalds_addr) = (linus.addr.to_string(), torvalds.addr.to_string());
+        let mut env = vec![
             ("ROBOT_DRIVER", "pigpio"),
-            ("LINUS_PIGPIO_ADDR", &linus.addr.to_string()),
-            ("TORVALDS_PIGPIO_ADDR", &torvalds.addr.to_string()),
+            ("LINUS_PIGPIO_ADDR", linus_addr.as_str()),
+            ("TORVALDS_PIGPIO_ADDR", torvalds_addr.as_str()),
             ("DEADMAN_TIMEOUT", "3s"),
             ("ALLOWED_HOSTS", "robot.test"),
-        ],
-    )
-    .await;
-    let port = robot.addr().port();
-    let evil_page = attack_page(port);
-    let evil = testkit::spawn_router(axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let page = evil_page.clone();
-            async move { axum::response::Html(page) }
-        }),
-    ))
-    .await;
-    let client = reqwest::Client::new();
+        ];
+        env.extend_from_slice(extra_env);
+        let robot = ServiceProcess::start(&binary("robot-control"), &env).await;
+        let evil_page = attack_page(robot.addr().port());
+        let evil = testkit::spawn_router(axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let page = evil_page.clone();
+                async move { axum::response::Html(page) }
+            }),
+        ))
+        .await;
+        Self {
+            linus,
+            torvalds,
+            robot,
+            evil,
+            client: reqwest::Client::new(),
+        }
+    }
 
+    fn port(&self) -> u16 {
+        self.robot.addr().port()
+    }
+
+    /// Chromium resolving both names to 127.0.0.1: plain-http, non-trustworthy origins.
+    fn browser_options() -> BrowserOptions {
+        BrowserOptions {
+            host_resolver_rules: Some(
+                "MAP robot.test 127.0.0.1, MAP evil.test 127.0.0.1".to_owned(),
+            ),
+            ..BrowserOptions::default()
+        }
+    }
+
+    /// With the UI open in `browser`: both robots driven by clicks, a servo set, every command
+    /// landed at the daemons.
+    async fn drive_both_from_the_ui(&self, browser: &Browser<'_>) {
+        let (client, robot) = (&self.client, &self.robot);
+        hold_to_drive(browser, client, robot, "linus", "forward").await;
+        hold_to_drive(browser, client, robot, "torvalds", "right").await;
+        browser.click("#linus-servo1-max").await;
+        wait_status(client, robot, "both stopped, servo at 90", |s| {
+            s["linus"]["direction"] == "stop"
+                && s["torvalds"]["direction"] == "stop"
+                && s["linus"]["servos"]["1"] == 90.0
+        })
+        .await;
+        wait_for_high_write(&self.linus, "Linus's daemon told to drive").await;
+        wait_for_high_write(&self.torvalds, "Torvalds's daemon told to drive").await;
+        // Anything still in flight from the clicks lands before a count starts.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// The robots' state and the service's metrics now.
+    async fn snapshot(&self) -> (Value, String) {
+        let status = get_json(&self.client, &format!("{}/status", self.robot.url())).await;
+        (status, metrics(&self.client, &self.robot).await)
+    }
+
+    /// A [`Self::snapshot`] to compare with, and the daemons' request logs emptied.
+    async fn start_counting(&self) -> (Value, String) {
+        let snapshot = self.snapshot().await;
+        self.linus.clear();
+        self.torvalds.clear();
+        snapshot
+    }
+
+    /// Opens the attacker's page in a new tab of `browser` and waits until every attempt has
+    /// its answer; `window.attack` of the page.
+    async fn visit_the_attack_page(&self, browser: &Browser<'_>) -> Value {
+        browser.new_tab().await;
+        browser
+            .goto(&format!("http://evil.test:{}/", self.evil.port()))
+            .await;
+        eventually(
+            "every cross-site attempt answered",
+            Duration::from_secs(30),
+            || async {
+                let attack = browser.script("return window.attack || null").await;
+                let tried = attack["tried"].as_u64()?;
+                (tried > 0 && attack["completed"].as_u64() == Some(tried)).then_some(attack)
+            },
+        )
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_elsewhere_cannot_move_the_robots() {
+    let scene = Scene::start(&[]).await;
+    let (linus, torvalds, robot, client) =
+        (&scene.linus, &scene.torvalds, &scene.robot, &scene.client);
+    let port = scene.port();
     let driver = ChromeDriver::start();
-    let options = BrowserOptions {
-        host_resolver_rules: Some("MAP robot.test 127.0.0.1, MAP evil.test 127.0.0.1".to_owned()),
-        ..BrowserOptions::default()
-    };
-    let browser = Browser::start(&driver, &options).await;
+    let browser = Browser::start(&driver, &Scene::browser_options()).await;
 
     // 1. The owner's UI, at the robot's LAN-like name, drives both robots by clicks.
     let ui = format!("http://robot.test:{port}/");
     browser.goto(&ui).await;
-    hold_to_drive(&browser, &client, &robot, "linus", "forward").await;
-    hold_to_drive(&browser, &client, &robot, "torvalds", "right").await;
-    browser.click("#linus-servo1-max").await;
-    wait_status(&client, &robot, "both stopped, servo at 90", |s| {
-        s["linus"]["direction"] == "stop"
-            && s["torvalds"]["direction"] == "stop"
-            && s["linus"]["servos"]["1"] == 90.0
-    })
-    .await;
-    wait_for_high_write(&linus, "Linus's daemon told to drive").await;
-    wait_for_high_write(&torvalds, "Torvalds's daemon told to drive").await;
-    // Anything still in flight from the clicks lands before the count starts.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    scene.drive_both_from_the_ui(&browser).await;
 
-    let before = get_json(&client, &format!("{}/status", robot.url())).await;
-    let metrics_before = metrics(&client, &robot).await;
-    linus.clear();
-    torvalds.clear();
+    let (before, metrics_before) = scene.start_counting().await;
 
     // 2. Cross-site: the UI stays open; the owner visits the attacker's page in another tab.
-    browser.new_tab().await;
-    browser
-        .goto(&format!("http://evil.test:{}/", evil.port()))
-        .await;
-    let attack = eventually(
-        "every cross-site attempt answered",
-        Duration::from_secs(30),
-        || async {
-            let attack = browser.script("return window.attack || null").await;
-            let tried = attack["tried"].as_u64()?;
-            (tried > 0 && attack["completed"].as_u64() == Some(tried)).then_some(attack)
-        },
-    )
-    .await;
+    let attack = scene.visit_the_attack_page(&browser).await;
     let cross_site_tried = attack["tried"].as_u64().unwrap();
 
     // 3. DNS rebinding: the attacker's name now points at the robot; its script runs in that
@@ -329,8 +389,7 @@ async fn web_pages_elsewhere_cannot_move_the_robots() {
     // Give a command that slipped through time to reach a daemon.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (linus_sent, torvalds_sent) = (linus.requests(), torvalds.requests());
-    let after = get_json(&client, &format!("{}/status", robot.url())).await;
-    let metrics_after = metrics(&client, &robot).await;
+    let (after, metrics_after) = scene.snapshot().await;
 
     assert!(
         linus_sent.is_empty() && torvalds_sent.is_empty(),
@@ -374,8 +433,8 @@ async fn web_pages_elsewhere_cannot_move_the_robots() {
 
     // 4. The owner's UI still drives the robots (the zero above is not a dead robot).
     browser.goto(&ui).await;
-    hold_to_drive(&browser, &client, &robot, "linus", "left").await;
-    wait_for_high_write(&linus, "Linus's daemon told to drive again").await;
+    hold_to_drive(&browser, client, robot, "linus", "left").await;
+    wait_for_high_write(linus, "Linus's daemon told to drive again").await;
     driver.close_session_blocking();
 
     let kinds: Vec<String> = attack["kinds"]
@@ -415,6 +474,108 @@ async fn web_pages_elsewhere_cannot_move_the_robots() {
              navigation, reads of / (for the UI key) and /status, every seed route with a key, the \
              JSON API and a form POST, same-origin; all answered 403 by the Host allowlist \
              ({rebinding_refused} refused), key not read, 0 pigpio commands"
+        ),
+    }
+    .write();
+}
+
+/// With `ROBOT_TOKEN`, in a real browser: the UI is not even served without the login, and
+/// nothing moves; opened with the login in the URL (`http://me:TOKEN@robot.test:PORT/`, what the
+/// browser's login prompt fills in) it drives both robots by clicks (the page's requests then
+/// must not be relative to its URL, which carries the login: Chromium refuses those). The
+/// browser keeps the login for the robot's origin, and a browser may attach it to requests other
+/// pages make, which is why a login alone never moves a robot: the attacker's page, in another
+/// tab of the logged-in browser, moves nothing. Writes the row `browser-cross-site-token` of
+/// RELIABILITY.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_only_the_logged_in_ui_moves_the_robots() {
+    const TOKEN: &str = "browser-test-robot-token";
+    let scene = Scene::start(&[("ROBOT_TOKEN", TOKEN)]).await;
+    let (linus, torvalds, robot, client) =
+        (&scene.linus, &scene.torvalds, &scene.robot, &scene.client);
+    let port = scene.port();
+    let driver = ChromeDriver::start();
+    let browser = Browser::start(&driver, &Scene::browser_options()).await;
+    let has_ui = || async {
+        browser
+            .script("return document.getElementById('linus-forward') !== null")
+            .await
+            == true
+    };
+
+    // 1. Without the login: 401, no UI to click (headless Chromium cannot show the prompt).
+    //    (At startup the driver sets the pins up and low; "moved" is anything switched on.)
+    let metrics_before = metrics(client, robot).await;
+    browser.goto(&format!("http://robot.test:{port}/")).await;
+    assert!(!has_ui().await, "the UI was served without the login");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics_after = metrics(client, robot).await;
+    assert!(
+        refused(&metrics_after, "token") > refused(&metrics_before, "token"),
+        "the page without the login was refused as reason=token"
+    );
+    let moved = |text: &str| reliability::metric_sum(text, "robot_commands_total");
+    assert_eq!(moved(&metrics_before), moved(&metrics_after));
+    assert!(
+        !linus.requests().iter().any(protocol::is_high_write)
+            && !torvalds.requests().iter().any(protocol::is_high_write),
+        "a robot moved without the login"
+    );
+
+    // 2. With the login in the URL: the UI loads and drives both robots by clicks.
+    let logged_in = format!("http://me:{TOKEN}@robot.test:{port}/"); // secrets-check: allow (test fixture)
+    browser.goto(&logged_in).await;
+    assert!(has_ui().await, "the UI with the login");
+    scene.drive_both_from_the_ui(&browser).await;
+
+    // 3. The logged-in browser visits the attacker's page in another tab.
+    let (before, metrics_before) = scene.start_counting().await;
+    let attack = scene.visit_the_attack_page(&browser).await;
+    let tried = attack["tried"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (linus_sent, torvalds_sent) = (linus.requests(), torvalds.requests());
+    let (after, metrics_after) = scene.snapshot().await;
+    assert!(
+        linus_sent.is_empty() && torvalds_sent.is_empty(),
+        "a web page moved the robots through the browser's login: Linus's daemon got {} \
+         commands, Torvalds's {}; attempts {attack}",
+        linus_sent.len(),
+        torvalds_sent.len()
+    );
+    assert_eq!(before, after, "the robots' state changed");
+    let refused_by =
+        |reason: &str| refused(&metrics_after, reason) - refused(&metrics_before, reason);
+    let (no_login, no_key, said_cross_site) = (
+        refused_by("token"),
+        refused_by("not_from_ui"),
+        refused_by("cross_site"),
+    );
+    assert!(
+        no_login + no_key + said_cross_site >= tried as f64,
+        "{tried} attempts, {} refused",
+        no_login + no_key + said_cross_site
+    );
+
+    // 4. The login stays with the browser: the UI at its plain address still drives.
+    browser.goto(&format!("http://robot.test:{port}/")).await;
+    hold_to_drive(&browser, client, robot, "linus", "left").await;
+    wait_for_high_write(linus, "Linus's daemon told to drive again").await;
+    driver.close_session_blocking();
+
+    Record {
+        scenario: "browser-cross-site-token",
+        service: "robot-control",
+        tried,
+        lost: (linus_sent.len() + torvalds_sent.len()) as u64,
+        figure: 0.0,
+        unit: "robot moves (pigpio commands sent)",
+        notes: format!(
+            "ROBOT_TOKEN set, headless Chromium: without the login the UI is not served (401) and \
+             nothing moves; opened as http://me:TOKEN@robot.test:<port>/ it drives both robots by \
+             clicks; then the same logged-in browser opens the attacker's page (the attempts of \
+             browser-cross-site): all refused ({no_login} without the login, {no_key} with the \
+             browser's login but without the UI key, {said_cross_site} marked cross-site), 0 pigpio \
+             commands, state unchanged; the UI still drives"
         ),
     }
     .write();

@@ -44,10 +44,15 @@ pub struct Config {
     pub allowed_hosts: Vec<HostName>,
 
     /// Secret required by the UI page and every robot command (as a bearer token, or the
-    /// password of HTTP Basic auth); at least 16 visible characters. Prefer the environment
-    /// variable: a flag shows in the process list.
-    #[arg(long, env = "ROBOT_TOKEN", hide_env_values = true, value_parser = TokenParser)]
-    pub robot_token: Option<Token>,
+    /// password of HTTP Basic auth); at least 16 visible characters. Unset or empty: none (the
+    /// robots move only from their own UI). Prefer the environment variable: a flag shows in the
+    /// process list.
+    // `std::option::Option`, spelt out: clap's derive then takes the field as one value that
+    // TokenParser parses (empty -> None, as Compose's `${ROBOT_TOKEN:-}` passes an unset
+    // variable), not as an optional argument whose empty value would be an invalid token.
+    #[arg(long, env = "ROBOT_TOKEN", hide_env_values = true, value_parser = TokenParser,
+          default_value = "", hide_default_value = true)]
+    pub robot_token: std::option::Option<Token>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +124,12 @@ mod tests {
         assert_eq!(parsed.linus_pigpio_addr, "127.0.0.1:8888");
         assert_eq!(parsed.deadman_timeout, Duration::from_secs(2));
         assert!(parsed.allowed_hosts.is_empty());
+        assert!(parsed.robot_token.is_none());
+    }
+
+    #[test]
+    fn an_empty_token_means_none() {
+        let parsed = Config::try_parse_from(["robot-control", "--robot-token", ""]).unwrap();
         assert!(parsed.robot_token.is_none());
     }
 

@@ -20,7 +20,6 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
         ("ALLOWED_HOSTS", "*", "allowed-hosts"),
         ("ALLOWED_HOSTS", "robot.lan:6543", "allowed-hosts"),
         ("ROBOT_TOKEN", "short-secret", "ROBOT_TOKEN"),
-        ("ROBOT_TOKEN", "", "ROBOT_TOKEN"),
         ("ROBOT_TOKEN", "secret but with spaces", "ROBOT_TOKEN"),
     ];
     for (var, value, mention) in cases {
@@ -37,13 +36,40 @@ fn bad_configuration_is_one_line_and_a_non_zero_exit() {
             )
             .env("OTEL_SDK_DISABLED", "true");
         let stderr = testkit::assert_config_error(&mut command, mention);
-        if var == "ROBOT_TOKEN" && !value.is_empty() {
+        if var == "ROBOT_TOKEN" {
             assert!(
                 !stderr.contains(value),
                 "the token is never echoed: {stderr}"
             );
         }
     }
+}
+
+/// Compose passes an unset `ROBOT_TOKEN` as an empty one (`${ROBOT_TOKEN:-}`): that is no token,
+/// not a bad one. The service starts, says so, serves the UI without a login, and the UI key
+/// moves a robot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_robot_token_means_none() {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_robot-control"));
+    let service = testkit::ServiceProcess::start(binary, &[("ROBOT_TOKEN", "")]).await;
+    let client = reqwest::Client::new();
+    let page = client.get(service.url()).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{}", service.logs());
+    let page = page.text().await.unwrap();
+    let key = page
+        .split(r#"name="robot-ui-key" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no UI key in the page: {page}"));
+    let moved = client
+        .get(format!("{}/linuson", service.url()))
+        .header("x-robot-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let logs = service.logs();
+    assert!(logs.contains("no ROBOT_TOKEN"), "{logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use serde::Deserialize as _;
 use serde_yaml::Value as Yaml;
 use std::path::Path;
 use std::process::Command;
-use testkit::workspace_binary;
+use testkit::{ServiceProcess, workspace_binary};
 
 const SERVICES: [&str; 5] = [
     "web-flask-equivalent",
@@ -88,6 +88,49 @@ fn compose_passes_only_settings_the_services_read() {
             .unwrap_or_default();
         check(service, &variables, &args, "docker-compose.yml");
     }
+}
+
+/// `NAME: ${NAME:-}` in docker-compose.yml passes an optional variable the user did not set as an
+/// empty string: the service must take that as unset and start, not stop on an invalid value
+/// (robot-control once refused an empty `ROBOT_TOKEN`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_variables_left_empty_are_accepted_empty() {
+    let mut compose: Yaml = serde_yaml::from_str(&repo("docker-compose.yml")).unwrap();
+    compose.apply_merge().unwrap();
+    let mut checked = Vec::new();
+    for service in SERVICES {
+        let Some(environment) = compose["services"][service]["environment"].as_mapping() else {
+            continue;
+        };
+        for (name, value) in environment {
+            let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
+                continue;
+            };
+            if !(value.starts_with("${") && value.ends_with(":-}")) {
+                continue;
+            }
+            // Nothing to drive: loadgen's targets are a closed port.
+            let mut env = vec![(name.to_owned(), String::new())];
+            if service == "loadgen" {
+                for target in ["WEB", "REDIS", "ROBOT", "PROBER"] {
+                    env.push((
+                        format!("LOADGEN_{target}_URL"),
+                        "http://127.0.0.1:1".to_owned(),
+                    ));
+                }
+            }
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            // Panics with the service's output if it exits instead of serving /healthz.
+            let process = ServiceProcess::start(&workspace_binary(service), &env).await;
+            drop(process);
+            checked.push(format!("{service} {name}"));
+        }
+    }
+    assert!(
+        checked.len() >= 2,
+        "expected at least robot-control's and loadgen's ROBOT_TOKEN: {checked:?}"
+    );
 }
 
 #[test]

@@ -46,9 +46,6 @@ fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
 }
 
-/// robot-control's token, which loadgen sends so its robot commands are accepted.
-const ROBOT_TOKEN: &str = "live-stack-robot-token";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     // --- the real parts --------------------------------------------------------------------
@@ -61,7 +58,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     .await;
     let robot = ServiceProcess::start(
         &workspace_binary("robot-control"),
-        &[("ROBOT_DRIVER", "sim"), ("ROBOT_TOKEN", ROBOT_TOKEN)],
+        &[("ROBOT_DRIVER", "sim")],
     )
     .await;
     let prober_dir = tempfile::tempdir().unwrap();
@@ -89,7 +86,6 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
             ("LOADGEN_REDIS_URL", &counter.url()),
             ("LOADGEN_ROBOT_URL", &robot.url()),
             ("LOADGEN_PROBER_URL", &prober.url()),
-            ("ROBOT_TOKEN", ROBOT_TOKEN),
         ],
     )
     .await;
@@ -227,6 +223,19 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
         .collect();
     println!("exempt: {exempt_titles:#?}");
     assert_all_have_data(&prometheus, &panels, Duration::from_secs(90)).await;
+    // loadgen drives the robots with no token, with the UI's key: none of its commands refused.
+    let summary = get_json(
+        &reqwest::Client::new(),
+        &format!("{}/summary", loadgen.url()),
+    )
+    .await;
+    let robot_answers = &summary["by_target"]["robot-control"];
+    assert!(
+        robot_answers["200"].as_u64().unwrap_or(0) > 0
+            && robot_answers.get("401").is_none()
+            && robot_answers.get("403").is_none(),
+        "loadgen's robot commands: {robot_answers}"
+    );
     assert_rules_healthy(&prometheus).await;
 
     // --- Grafana's trace -> metrics queries, as Grafana loads and fills them for a span ---------

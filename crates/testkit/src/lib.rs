@@ -86,6 +86,20 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
         .map(|(_, v)| v)
 }
 
+/// Sum of every series of metric `name` (any labels); 0 when absent.
+pub fn metric_sum(exposition: &str, name: &str) -> f64 {
+    parse_metrics(exposition)
+        .into_iter()
+        .filter(|(series, _)| {
+            series == name
+                || series
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{'))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
 /// A response read whole, for in-process tests of a router with `oneshot`.
 #[derive(Debug, Clone)]
 pub struct Reply {

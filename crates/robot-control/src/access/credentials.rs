@@ -49,23 +49,25 @@ impl fmt::Debug for Token {
     }
 }
 
-/// clap's parser for `ROBOT_TOKEN`: clap's own error would quote the rejected value, this one
-/// never does.
+/// clap's parser for `ROBOT_TOKEN`: an empty value is no token (Compose's `${ROBOT_TOKEN:-}`
+/// passes an unset variable as empty). clap's own error would quote the rejected value, this
+/// one never does.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenParser;
 
 impl TypedValueParser for TokenParser {
-    type Value = Token;
+    type Value = Option<Token>;
 
     fn parse_ref(
         &self,
         _command: &clap::Command,
         _arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
-    ) -> Result<Token, clap::Error> {
+    ) -> Result<Option<Token>, clap::Error> {
         let reason = match value.to_str() {
+            Some("") => return Ok(None),
             Some(text) => match Token::new(text) {
-                Ok(token) => return Ok(token),
+                Ok(token) => return Ok(Some(token)),
                 Err(reason) => reason,
             },
             None => "must be ASCII text".to_owned(),
