@@ -465,8 +465,9 @@ def redis_counter() -> dict:
                    "ops",
                    targets((f"sum by (kind) (rate(redis_client_errors_total{{{sel}}}[{RI}])) or on() vector(0)",
                             "{{kind}}")), bars=True),
-        timeseries("Connection pool", "deadpool-redis pool: connections open (size), idle (available) and "
-                   "requests waiting for one (waiting > 0 means the pool is too small or Redis is slow).", "none",
+        timeseries("Connection pool", "Redis connections open (size), not being handed out this instant "
+                   "(available) and requests waiting for one (waiting > 0: connecting to Redis is slow or "
+                   "failing). Requests share the connections, so size stays small.", "none",
                    targets((f"sum(redis_client_pool_size{{{sel}}})", "size"),
                            (f"sum(redis_client_pool_available{{{sel}}})", "available"),
                            (f"sum(redis_client_pool_waiting{{{sel}}})", "waiting"))),

@@ -13,6 +13,7 @@
 
 pub mod metric_names;
 pub mod redis_client;
+mod redis_pool;
 pub mod redis_url;
 
 use axum::Router;
@@ -50,7 +51,8 @@ pub struct Config {
         value_parser = RedisUrl::from_arg
     )]
     pub redis_url: RedisUrl,
-    /// Maximum number of pooled Redis connections.
+    /// Maximum number of Redis connections. Requests share them (concurrent INCRs are pipelined
+    /// on one socket), so a new one opens only when every open one is busy being handed out.
     #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub redis_pool_size: u16,
@@ -180,6 +182,7 @@ impl IntoResponse for Error {
 pub struct AppState {
     redis: RedisClient,
     simulated_latency_max: Option<Duration>,
+    hits: metrics::Counter,
 }
 
 impl AppState {
@@ -195,6 +198,7 @@ impl AppState {
         Ok(Self {
             redis,
             simulated_latency_max: config.simulated_latency_max.filter(|d| !d.is_zero()),
+            hits: metrics::counter!(HITS),
         })
     }
 
@@ -224,7 +228,7 @@ impl server::ServiceConfig for Config {
 pub fn router(state: AppState) -> Router {
     metric_names::describe();
     redis_client::register_error_kinds();
-    metrics::counter!(HITS).increment(0);
+    state.hits.increment(0);
     state.redis.record_pool_status();
     let redis = state.redis.clone();
     let readiness = move || {
@@ -244,7 +248,7 @@ async fn hit(State(state): State<AppState>) -> Response {
     }
     match state.redis.incr(HITS_KEY).await {
         Ok(n) => {
-            metrics::counter!(HITS).increment(1);
+            state.hits.increment(1);
             format!("Hello World! I have been seen {n} times.\n").into_response()
         }
         Err(error) => error.into_response(),

@@ -1,28 +1,32 @@
-//! The Redis client: a deadpool-redis pool plus one wrapper that every command goes through, so
-//! each command is a client span (child of the request span), a duration sample, and, on failure,
-//! a classified error.
+//! The Redis client: a pool of shared, multiplexed connections ([`crate::redis_pool`]) plus one
+//! wrapper that every command goes through, so each command is a client span (child of the
+//! request span), a duration sample, and, on failure, a classified error.
 //!
-//! Retry rule, and why: a command is retried only when it was certainly not applied: the pool
-//! could not hand out a connection (connect refused, connect timeout, dead connection found by
-//! deadpool's recycle PING) or Redis refused it with `LOADING` while reloading its data after a
-//! restart. Once an `INCR` has been written to a connection and no reply came back (timeout,
+//! Retry rule, and why: a command is retried only when it was certainly not applied: no
+//! connection could be had (connect refused or timed out, pool closed or exhausted), the
+//! connection it was about to use had already closed (its socket task had ended: such a
+//! connection is dropped by the pool before it is handed out, and checked again just before the
+//! command goes to it), or Redis refused it with `LOADING` while reloading its data after a
+//! restart. Once an `INCR` has been handed to a live connection and no reply came back (timeout,
 //! connection reset) it may have been applied, and retrying it could count one visit twice, so
-//! the request fails with 503 instead. Retries are few and short (3 tries, 50 ms then 100 ms
-//! apart, all within one deadline): under load a long retry only piles up waiting requests,
-//! while a restart blip of a fraction of a second is still absorbed.
+//! the request fails with 503 instead (and the connection is retired, so the next command gets a
+//! fresh one). Retries are few and short (3 tries, 50 ms then 100 ms apart, all within one
+//! deadline): under load a long retry only piles up waiting requests, while a restart blip of a
+//! fraction of a second is still absorbed.
 
 use crate::metric_names::{
     ERROR_KINDS, REDIS_COMMAND_DURATION, REDIS_ERRORS, REDIS_POOL_AVAILABLE, REDIS_POOL_SIZE,
     REDIS_POOL_WAITING,
 };
+use crate::redis_pool::{Manager, Pool, PoolError, SharedConnection};
 use crate::redis_url::RedisTarget;
 use crate::{Applied, Error, RedisErrorKind};
-use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
-use deadpool_redis::{Manager, Pool, PoolError, Runtime, TimeoutType, Timeouts};
+use deadpool::Runtime;
+use deadpool::managed::{QueueMode, TimeoutType, Timeouts};
+use redis::FromRedisValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use telemetry::semconv::attribute as semconv;
-use tracing::Instrument;
 
 /// How long and how often the client tries before giving up on a request.
 #[derive(Debug, Clone)]
@@ -34,7 +38,7 @@ pub struct RetryPolicy {
     /// Everything before sending the command (waiting for the pool, connecting, retrying)
     /// ends by this deadline.
     pub checkout_deadline: Duration,
-    /// Bound on establishing one new connection and on deadpool's recycle PING.
+    /// Bound on establishing one new connection (connect, AUTH, SELECT).
     pub connect_timeout: Duration,
     /// Bound on one command's round trip, once sent.
     pub command_timeout: Duration,
@@ -54,91 +58,151 @@ impl Default for RetryPolicy {
 
 /// A cheap-to-clone handle on the pool.
 #[derive(Clone)]
-pub struct RedisClient {
+pub struct RedisClient(Arc<Inner>);
+
+struct Inner {
     pool: Pool,
-    target: Arc<RedisTarget>,
-    policy: Arc<RetryPolicy>,
+    target: RedisTarget,
+    policy: RetryPolicy,
+    instruments: Instruments,
     /// The server is addressed by an IP address, which is then also the connection's peer.
     peer_is_server: bool,
+}
+
+/// Metric handles, registered once: looking a metric up by name and labels on every command
+/// costs more than recording into it.
+struct Instruments {
+    incr: CommandInstruments,
+    ping: CommandInstruments,
+    pool_size: metrics::Gauge,
+    pool_available: metrics::Gauge,
+    pool_waiting: metrics::Gauge,
+}
+
+/// One command's name, its `db.query.text` and its `redis_client_command_duration_seconds`
+/// series.
+struct CommandInstruments {
+    name: &'static str,
+    /// The command as the conventions' `db.query.text` wants it: literal values replaced by `?`,
+    /// so no key or value reaches a span.
+    query_text: &'static str,
+    ok: metrics::Histogram,
+    error: metrics::Histogram,
+}
+
+impl CommandInstruments {
+    fn new(name: &'static str, query_text: &'static str) -> Self {
+        Self {
+            name,
+            query_text,
+            ok: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "ok"),
+            error: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "error"),
+        }
+    }
+}
+
+impl Instruments {
+    fn new() -> Self {
+        Self {
+            incr: CommandInstruments::new("INCR", "INCR ?"),
+            ping: CommandInstruments::new("PING", "PING"),
+            pool_size: metrics::gauge!(REDIS_POOL_SIZE),
+            pool_available: metrics::gauge!(REDIS_POOL_AVAILABLE),
+            pool_waiting: metrics::gauge!(REDIS_POOL_WAITING),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisClient")
-            .field("url", &self.target.redacted)
-            .field("pool", &self.pool.status())
-            .field("policy", &self.policy)
+            .field("url", &self.0.target.redacted)
+            .field("pool", &self.0.pool.status())
+            .field("policy", &self.0.policy)
             .finish()
     }
 }
 
 impl RedisClient {
-    /// Builds the pool; no connection is made until the first command.
+    /// Builds the pool; no connection is made until the first command. `pool_size` bounds the
+    /// connections; commands share them, so a new one is opened only when every open connection
+    /// is being handed out at that instant, and the most recently returned one is handed out
+    /// first (the busiest connection batches the most). Metric handles are taken here: build the
+    /// client after the telemetry recorder is installed.
     pub fn new(target: RedisTarget, pool_size: usize, policy: RetryPolicy) -> Result<Self, Error> {
-        let connection_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(policy.connect_timeout))
-            .set_response_timeout(Some(policy.command_timeout));
-        let manager = Manager::new_with_config(target.info.clone(), connection_config)
-            .map_err(|e| Error::Pool(target.scrub(e.to_string())))?;
-        let pool = Pool::builder(manager)
+        let pool = Pool::builder(Manager::new(target.info.clone()))
             .max_size(pool_size.max(1))
+            .queue_mode(QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(policy.checkout_deadline))
             .create_timeout(Some(policy.connect_timeout))
-            .recycle_timeout(Some(policy.connect_timeout))
             .build()
             .map_err(|e| Error::Pool(e.to_string()))?;
-        Ok(Self {
+        Ok(Self(Arc::new(Inner {
             pool,
             peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
-            target: Arc::new(target),
-            policy: Arc::new(policy),
-        })
+            target,
+            policy,
+            instruments: Instruments::new(),
+        })))
     }
 
     /// The URL with the password hidden, for logs.
     pub fn redacted_url(&self) -> &str {
-        &self.target.redacted
+        &self.0.target.redacted
     }
 
     /// `INCR key`: the new value. Sent at most once; see the module docs for the retry rule.
     pub async fn incr(&self, key: &str) -> Result<i64, Error> {
-        let mut cmd = redis::cmd("INCR");
-        cmd.arg(key);
-        self.query("INCR", "INCR ?", &cmd).await
+        self.0.incr(key).await
     }
 
     /// `PING`, for `/readyz`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.query::<String>("PING", "PING", &redis::cmd("PING"))
-            .await
-            .map(|_| ())
+        self.0.ping().await
     }
 
     /// Sets the pool gauges from deadpool's counters.
     pub fn record_pool_status(&self) {
-        let status = self.pool.status();
-        metrics::gauge!(REDIS_POOL_SIZE).set(status.size as f64);
-        metrics::gauge!(REDIS_POOL_AVAILABLE).set(status.available as f64);
-        metrics::gauge!(REDIS_POOL_WAITING).set(status.waiting as f64);
+        self.0.record_pool_status();
+    }
+}
+
+impl Inner {
+    async fn incr(&self, key: &str) -> Result<i64, Error> {
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg(key);
+        self.query(&self.instruments.incr, &cmd).await
     }
 
-    /// Runs one command inside a client span, measured. Commands issued outside any span (the
+    async fn ping(&self) -> Result<(), Error> {
+        self.query::<String>(&self.instruments.ping, &redis::cmd("PING"))
+            .await
+            .map(|_| ())
+    }
+
+    fn record_pool_status(&self) {
+        let status = self.pool.status();
+        self.instruments.pool_size.set(status.size as f64);
+        self.instruments.pool_available.set(status.available as f64);
+        self.instruments.pool_waiting.set(status.waiting as f64);
+    }
+
+    /// Runs one command under a client span, measured. Commands issued outside any span (the
     /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
-    ///
-    /// `query_text` is the command as the conventions' `db.query.text` wants it: literal values
-    /// replaced by `?`, so no key or value reaches a span.
+    /// The span is not entered while the command runs (nothing inside needs it as the current
+    /// span, and entering costs on every poll); it is entered only to log a failure.
     async fn query<T: FromRedisValue>(
         &self,
-        operation: &'static str,
-        query_text: &'static str,
+        command: &CommandInstruments,
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
+        let operation = command.name;
         let span = if !telemetry::in_trace() {
             tracing::Span::none()
         } else {
             // The Redis client span of the database semantic conventions. `db.namespace` is the
-            // database index the connection was opened with (the pool never sends SELECT).
+            // database index the connection was opened with (no command switches it).
             tracing::info_span!(
                 "redis command",
                 otel.name = operation,
@@ -146,8 +210,8 @@ impl RedisClient {
                 otel.status_code = tracing::field::Empty,
                 { semconv::DB_SYSTEM_NAME } = "redis",
                 { semconv::DB_OPERATION_NAME } = operation,
-                { semconv::DB_NAMESPACE } = self.target.info.redis_settings().db().to_string(),
-                { semconv::DB_QUERY_TEXT } = query_text,
+                { semconv::DB_NAMESPACE } = self.target.db_namespace.as_str(),
+                { semconv::DB_QUERY_TEXT } = command.query_text,
                 { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
                 { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
                 // The peer is the server itself when it is addressed by IP (no DNS in between);
@@ -165,13 +229,13 @@ impl RedisClient {
             )
         };
         let start = Instant::now();
-        let result = self
-            .attempts::<T>(operation, cmd)
-            .instrument(span.clone())
-            .await;
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::histogram!(REDIS_COMMAND_DURATION, "command" => operation, "outcome" => outcome)
-            .record(start.elapsed().as_secs_f64());
+        let result = self.attempts::<T>(operation, cmd, &span).await;
+        let duration = if result.is_ok() {
+            &command.ok
+        } else {
+            &command.error
+        };
+        duration.record(start.elapsed().as_secs_f64());
         if let Err(Error::Redis {
             kind,
             response_code,
@@ -198,6 +262,7 @@ impl RedisClient {
         &self,
         operation: &'static str,
         cmd: &redis::Cmd,
+        span: &tracing::Span,
     ) -> Result<T, Error> {
         let deadline = tokio::time::Instant::now() + self.policy.checkout_deadline;
         let mut attempt: u32 = 1;
@@ -218,20 +283,24 @@ impl RedisClient {
                 && attempt < self.policy.attempts
                 && tokio::time::Instant::now() + pause < deadline;
             if !retry {
-                tracing::warn!(
+                span.in_scope(|| {
+                    tracing::warn!(
+                        command = operation,
+                        attempt,
+                        error = %error,
+                        "Redis command failed"
+                    )
+                });
+                return Err(error);
+            }
+            span.in_scope(|| {
+                tracing::debug!(
                     command = operation,
                     attempt,
                     error = %error,
-                    "Redis command failed"
-                );
-                return Err(error);
-            }
-            tracing::debug!(
-                command = operation,
-                attempt,
-                error = %error,
-                "Redis command not sent, retrying"
-            );
+                    "Redis command not sent, retrying"
+                )
+            });
             tokio::time::sleep(pause).await;
             attempt += 1;
         }
@@ -248,30 +317,56 @@ impl RedisClient {
         let timeouts = Timeouts {
             wait: Some(remaining),
             create: Some(self.policy.connect_timeout.min(remaining)),
-            recycle: Some(self.policy.connect_timeout.min(remaining)),
+            // Recycling only reads a flag (see redis_pool).
+            recycle: None,
         };
-        let mut connection = self
+        let pooled = self
             .pool
             .timeout_get(&timeouts)
             .await
             .map_err(|e| self.pool_error(operation, e))?;
-        // From here on the command may reach Redis: a failure without a reply is `Unknown`.
-        match tokio::time::timeout(
-            self.policy.command_timeout,
-            cmd.query_async::<T>(&mut connection),
-        )
-        .await
-        {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(self.command_error(operation, &e)),
-            Err(_) => Err(Error::Redis {
+        // A handle on the connection; the pooled object goes straight back, so concurrent
+        // commands share the connection (pipelined) instead of each holding one.
+        let mut shared: SharedConnection = (*pooled).clone();
+        drop(pooled);
+        if shared.is_closed() {
+            // Closed since the pool checked it: the command was not handed to it.
+            return Err(Error::Redis {
                 command: operation,
-                kind: RedisErrorKind::Timeout,
-                applied: Applied::Unknown,
+                kind: RedisErrorKind::Connection,
+                applied: Applied::No,
                 transient: true,
-                detail: format!("no reply within {:?}", self.policy.command_timeout),
+                detail: "the pooled connection had just closed".to_owned(),
                 response_code: None,
-            }),
+            });
+        }
+        // From here on the command may reach Redis: a failure without a reply is `Unknown`.
+        let result = tokio::time::timeout(
+            self.policy.command_timeout,
+            cmd.query_async::<T>(&mut shared.connection),
+        )
+        .await;
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if !is_error_reply(&e) {
+                    shared.retire();
+                }
+                Err(self.command_error(operation, &e))
+            }
+            Err(_) => {
+                // The connection may be stuck (Redis paused, network gone): later commands get
+                // a fresh one; the late reply, if any, is read and dropped.
+                shared.retire();
+                Err(Error::Redis {
+                    command: operation,
+                    kind: RedisErrorKind::Timeout,
+                    applied: Applied::Unknown,
+                    transient: true,
+                    detail: format!("no reply within {:?}", self.policy.command_timeout),
+                    response_code: None,
+                })
+            }
         }
     }
 
@@ -284,10 +379,6 @@ impl RedisClient {
             PoolError::Timeout(TimeoutType::Create) => (
                 RedisErrorKind::Timeout,
                 "timed out connecting to Redis".to_owned(),
-            ),
-            PoolError::Timeout(TimeoutType::Recycle) => (
-                RedisErrorKind::Timeout,
-                "timed out checking a pooled connection".to_owned(),
             ),
             PoolError::Backend(e) if e.is_timeout() => (RedisErrorKind::Timeout, e.to_string()),
             PoolError::Backend(e) => (RedisErrorKind::Connection, e.to_string()),
@@ -327,6 +418,14 @@ impl RedisClient {
             response_code: error.code().map(str::to_owned),
         }
     }
+}
+
+/// Redis answered (with an error): the connection itself is fine.
+fn is_error_reply(error: &redis::RedisError) -> bool {
+    matches!(
+        error.kind(),
+        redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
+    )
 }
 
 fn count_error(error: &Error) {

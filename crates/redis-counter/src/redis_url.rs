@@ -6,7 +6,7 @@
 //! error message, so the URL is taken as text by clap and checked here.
 
 use crate::Error;
-use deadpool_redis::redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 use std::fmt;
 
 /// The accepted forms, shown in error messages.
@@ -50,6 +50,8 @@ pub struct RedisTarget {
     pub server_address: String,
     /// `server.port` of client spans (none for unix sockets).
     pub server_port: Option<u16>,
+    /// `db.namespace` of client spans: the database number.
+    pub db_namespace: String,
     /// The password in the forms it may appear in error texts, to scrub them.
     secrets: Vec<String>,
 }
@@ -100,6 +102,7 @@ impl RedisTarget {
             other => (other.to_string(), None),
         };
         Ok(Self {
+            db_namespace: info.redis_settings().db().to_string(),
             info,
             redacted: redact(raw),
             server_address,

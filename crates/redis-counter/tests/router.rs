@@ -169,3 +169,108 @@ async fn an_unanswered_incr_is_a_503_and_is_never_sent_twice() {
         (200, "Hello World! I have been seen 3 times.\n")
     );
 }
+
+/// Pooled connections are handed out without a PING: a connection that died while idle must
+/// still never carry an INCR. While Redis is down a visit is a 503 that says the INCR was not
+/// applied (not "may or may not"), and after a restart the first visit is counted, not a 503.
+#[tokio::test]
+async fn connections_that_died_while_idle_are_replaced_before_an_incr_is_sent() {
+    let mut redis = RedisServer::start();
+    let app = app(&redis.url(), &[]);
+    assert_eq!(get(&app, "/").await.0, 200, "a pooled connection");
+    // Lets the connection's socket task read the close (already queued on loopback).
+    let settle = || tokio::time::sleep(Duration::from_millis(200));
+
+    redis.kill();
+    settle().await;
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        error_text(&body).contains("INCR was not applied"),
+        "the pooled connection was dead, so the INCR was never sent: {body}"
+    );
+    redis.restart();
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello World! I have been seen 2 times.\n"),
+        "back after the restart"
+    );
+
+    // Restarted while idle: every pooled connection is dead, and nothing has used them since.
+    redis.kill();
+    redis.restart();
+    settle().await;
+    let (status, _, body) = get(&app, "/").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello World! I have been seen 3 times.\n")
+    );
+}
+
+/// redis-server listening on a unix socket only, stopped on drop.
+struct UnixSocketRedis {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl UnixSocketRedis {
+    fn start() -> Self {
+        let binary = testkit::require_binary("redis-server", "redis-server");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("redis.sock");
+        let child = std::process::Command::new(binary)
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args([
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {socket:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for UnixSocketRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn visits_are_counted_over_a_unix_socket() {
+    let redis = UnixSocketRedis::start();
+    let app = app(&format!("redis+unix://{}", redis.socket.display()), &[]);
+    for expected in 1..=2 {
+        let (status, _, body) = get(&app, "/").await;
+        assert_eq!(
+            (status, body),
+            (
+                200,
+                format!("Hello World! I have been seen {expected} times.\n")
+            )
+        );
+    }
+    assert_eq!(get(&app, "/readyz").await.0, 200);
+}
