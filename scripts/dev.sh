@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `just dev`: the stack natively, no Docker. Builds the services and runs them on their usual
-# ports (DESIGN.md), with redis-server, redis_exporter, node-exporter, Alertmanager and Prometheus
+# ports (docs/ARCHITECTURE.md, "Ports and names"), with redis-server, redis_exporter, node-exporter, Alertmanager and Prometheus
 # from the OS when they are installed (`just setup`), and loadgen's gentle steady load as in Compose,
 # so the dashboards fill without a second command. Prometheus uses deploy/prometheus rendered by
 # scripts/native-prometheus-config.sh (loopback targets, no Jaeger or cAdvisor jobs). Ctrl-C stops

@@ -10,6 +10,10 @@
 //! - Seed 002's random sleep is an opt-in setting (`SIMULATED_LATENCY_MAX`), off by default.
 //! - Every Redis command is a client span under the request span and is measured
 //!   (docs/METRICS.md, "redis-counter").
+//!
+//! Modules: [`redis_url`] (`REDIS_URL`, shown without its password), [`redis_client`] (one command:
+//! retry rule, span, metrics), `redis_pool` (shared multiplexed connections; docs/ARCHITECTURE.md),
+//! [`metric_names`].
 
 pub mod metric_names;
 pub mod redis_client;

@@ -1,5 +1,5 @@
 //! Shared helpers of the reliability suite: fault and bad-input scenarios against the real service
-//! binaries on loopback (docs/ARCHITECTURE.md, "Reliability").
+//! binaries on loopback (docs/ARCHITECTURE.md, "Tests: what runs where").
 //!
 //! Every scenario test ends by writing one JSON record
 //! `{scenario, service, tried, lost, figure, unit, notes, soak}` to

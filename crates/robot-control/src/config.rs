@@ -1,4 +1,4 @@
-//! Startup settings: every option is a flag and an environment variable (DESIGN.md's names), so
+//! Startup settings: every option is a flag and an environment variable (README, "Configuration"), so
 //! Compose, Kubernetes and the tests configure the service the same way.
 
 use crate::access::credentials::TokenParser;

@@ -6,6 +6,7 @@
 //! exposition at scrape time (see `exposition`). Memory is fixed per series: one slot per bucket.
 //! Recording never waits: a slot whose series is being written by another request or read by a
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
+//! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".
 
 use crate::metrics_setup::HTTP_DURATION_BUCKETS;
 use opentelemetry::trace::TraceId;

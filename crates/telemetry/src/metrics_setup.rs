@@ -8,7 +8,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The request-duration buckets of DESIGN.md; 0.25 makes the "% under 250 ms" panel exact.
+/// The request-duration buckets (docs/METRICS.md); 0.25 makes the "% under 250 ms" panel and the
+/// latency SLO (deploy/slo) exact.
 pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];

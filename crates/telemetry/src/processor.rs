@@ -4,6 +4,7 @@
 //! an internal log line at shutdown), and the contract here is "an unreachable collector never
 //! slows a request, and every dropped span is counted". Requests only ever `try_send` into the
 //! queue; a dedicated thread batches and exports, each export bounded by the exporter's timeout.
+//! docs/ARCHITECTURE.md, "Our own batch span processor".
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
