@@ -86,110 +86,19 @@ impl TelemetryConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, TelemetryError> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-
-        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
-            None | Some("json") => LogFormat::Json,
-            Some("pretty" | "text") => LogFormat::Pretty,
-            Some(other) => {
-                return Err(TelemetryError::invalid(
-                    "LOG_FORMAT",
-                    other,
-                    "expected json or pretty",
-                ));
-            }
-        };
-        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
-        tracing_subscriber::EnvFilter::try_new(&log_filter)
-            .map_err(|e| TelemetryError::invalid("RUST_LOG", &log_filter, e.to_string()))?;
-
-        let sdk_disabled = parse_bool("OTEL_SDK_DISABLED", get("OTEL_SDK_DISABLED"))?;
-        let exporter_none = match get("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
-            None | Some("otlp") => false,
-            Some("none") => true,
-            Some(other) => {
-                return Err(TelemetryError::invalid(
-                    "OTEL_TRACES_EXPORTER",
-                    other,
-                    "expected otlp or none",
-                ));
-            }
-        };
-
-        let (protocol_var, protocol_value) = first_set(
-            &get,
-            &[
-                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-                "OTEL_EXPORTER_OTLP_PROTOCOL",
-            ],
-        );
-        let protocol = match protocol_value.as_deref().map(str::trim) {
-            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
-            Some("grpc") => OtlpProtocol::Grpc,
-            Some(other) => {
-                return Err(TelemetryError::invalid(
-                    protocol_var,
-                    other,
-                    "expected grpc or http/protobuf (http/json is not supported)",
-                ));
-            }
-        };
-        let endpoint = match (
-            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ) {
-            // The signal-specific variable is used as is, per the spec.
-            (Some(url), _) => check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)?,
-            (None, Some(base)) => {
-                let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
-                match protocol {
-                    OtlpProtocol::Grpc => base,
-                    OtlpProtocol::HttpProtobuf => {
-                        format!("{}/v1/traces", base.trim_end_matches('/'))
-                    }
-                }
-            }
-            (None, None) => match protocol {
-                OtlpProtocol::Grpc => "http://localhost:4317".to_owned(),
-                OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
-            },
-        };
-        let (timeout_var, timeout) = first_set(
-            &get,
-            &[
-                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-                "OTEL_EXPORTER_OTLP_TIMEOUT",
-            ],
-        );
-        let export_timeout = Duration::from_millis(parse_num(timeout_var, timeout, 10_000)?);
-
+        let (log_format, log_filter) = log_settings(&get)?;
+        let traces_enabled = traces_enabled(&get)?;
+        let Exporter {
+            protocol,
+            endpoint,
+            timeout: export_timeout,
+        } = exporter(&get)?;
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
         let resource_attributes = get("OTEL_RESOURCE_ATTRIBUTES")
             .map(|raw| parse_resource_attributes(&raw))
             .transpose()?
             .unwrap_or_default();
-
-        let max_queue_size = parse_num(
-            "OTEL_BSP_MAX_QUEUE_SIZE",
-            get("OTEL_BSP_MAX_QUEUE_SIZE"),
-            2048,
-        )?;
-        let max_export_batch_size = parse_num(
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-            get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
-            512,
-        )?;
-        if max_queue_size == 0 || max_export_batch_size == 0 {
-            return Err(TelemetryError::invalid(
-                "OTEL_BSP_MAX_QUEUE_SIZE",
-                &max_queue_size.to_string(),
-                "queue and batch sizes must be at least 1",
-            ));
-        }
-        let schedule_delay = Duration::from_millis(parse_num(
-            "OTEL_BSP_SCHEDULE_DELAY",
-            get("OTEL_BSP_SCHEDULE_DELAY"),
-            1000,
-        )?);
+        let (max_queue_size, max_export_batch_size, schedule_delay) = batch_settings(&get)?;
         let (attribute_value_length_limit, sensitive_query_parameters) = attribute_rules(&get)?;
         // OTEL_SERVICE_NAME wins over a `service.name` in OTEL_RESOURCE_ATTRIBUTES, as the spec says.
         let service_name = get("OTEL_SERVICE_NAME")
@@ -207,20 +116,151 @@ impl TelemetryConfig {
             log_filter,
             log_format,
             log_writer: LogWriter::Stdout,
-            traces_enabled: !sdk_disabled && !exporter_none,
+            traces_enabled,
             protocol,
             endpoint,
             export_timeout,
             sampler,
             resource_attributes,
             max_queue_size,
-            max_export_batch_size: max_export_batch_size.min(max_queue_size),
+            max_export_batch_size,
             schedule_delay,
             histogram_buckets: Vec::new(),
             attribute_value_length_limit,
             sensitive_query_parameters,
         })
     }
+}
+
+/// `LOG_FORMAT` and `RUST_LOG` (checked here, so a bad filter is a configuration error).
+fn log_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(LogFormat, String), TelemetryError> {
+    let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+        None | Some("json") => LogFormat::Json,
+        Some("pretty" | "text") => LogFormat::Pretty,
+        Some(other) => {
+            return Err(TelemetryError::invalid(
+                "LOG_FORMAT",
+                other,
+                "expected json or pretty",
+            ));
+        }
+    };
+    let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::EnvFilter::try_new(&log_filter)
+        .map_err(|e| TelemetryError::invalid("RUST_LOG", &log_filter, e.to_string()))?;
+    Ok((log_format, log_filter))
+}
+
+/// Tracing is on unless `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
+fn traces_enabled(get: &impl Fn(&str) -> Option<String>) -> Result<bool, TelemetryError> {
+    let sdk_disabled = parse_bool("OTEL_SDK_DISABLED", get("OTEL_SDK_DISABLED"))?;
+    let exporter_none = match get("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+        None | Some("otlp") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(TelemetryError::invalid(
+                "OTEL_TRACES_EXPORTER",
+                other,
+                "expected otlp or none",
+            ));
+        }
+    };
+    Ok(!sdk_disabled && !exporter_none)
+}
+
+/// Where and how spans are exported.
+struct Exporter {
+    protocol: OtlpProtocol,
+    endpoint: String,
+    timeout: Duration,
+}
+
+/// `OTEL_EXPORTER_OTLP_[TRACES_]{PROTOCOL,ENDPOINT,TIMEOUT}`, the signal-specific ones first.
+fn exporter(get: &impl Fn(&str) -> Option<String>) -> Result<Exporter, TelemetryError> {
+    let (protocol_var, protocol_value) = first_set(
+        get,
+        &[
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ],
+    );
+    let protocol = match protocol_value.as_deref().map(str::trim) {
+        None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+        Some("grpc") => OtlpProtocol::Grpc,
+        Some(other) => {
+            return Err(TelemetryError::invalid(
+                protocol_var,
+                other,
+                "expected grpc or http/protobuf (http/json is not supported)",
+            ));
+        }
+    };
+    let endpoint = match (
+        get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ) {
+        // The signal-specific variable is used as is, per the spec.
+        (Some(url), _) => check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)?,
+        (None, Some(base)) => {
+            let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
+            match protocol {
+                OtlpProtocol::Grpc => base,
+                OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+            }
+        }
+        (None, None) => match protocol {
+            OtlpProtocol::Grpc => "http://localhost:4317".to_owned(),
+            OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
+        },
+    };
+    let (timeout_var, timeout) = first_set(
+        get,
+        &[
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        ],
+    );
+    let timeout = Duration::from_millis(parse_num(timeout_var, timeout, 10_000)?);
+    Ok(Exporter {
+        protocol,
+        endpoint,
+        timeout,
+    })
+}
+
+/// `OTEL_BSP_*`: queue size, export batch size (at most the queue size), schedule delay.
+fn batch_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(usize, usize, Duration), TelemetryError> {
+    let max_queue_size = parse_num(
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        get("OTEL_BSP_MAX_QUEUE_SIZE"),
+        2048,
+    )?;
+    let max_export_batch_size = parse_num(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+        512,
+    )?;
+    if max_queue_size == 0 || max_export_batch_size == 0 {
+        return Err(TelemetryError::invalid(
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            &max_queue_size.to_string(),
+            "queue and batch sizes must be at least 1",
+        ));
+    }
+    let schedule_delay = Duration::from_millis(parse_num(
+        "OTEL_BSP_SCHEDULE_DELAY",
+        get("OTEL_BSP_SCHEDULE_DELAY"),
+        1000,
+    )?);
+    Ok((
+        max_queue_size,
+        max_export_batch_size.min(max_queue_size),
+        schedule_delay,
+    ))
 }
 
 /// The attribute value length limit and the extra sensitive query keys.
