@@ -136,11 +136,16 @@ impl Reply {
 
 /// `GET path` through `app` in-process (no socket), the whole response read.
 pub async fn oneshot_get(app: &axum::Router, path: &str) -> Reply {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let request = axum::http::Request::get(path)
         .body(axum::body::Body::empty())
         .expect("request");
+    oneshot(app, request).await
+}
+
+/// `request` through `app` in-process (no socket), the whole response read.
+pub async fn oneshot(app: &axum::Router, request: axum::http::Request<axum::body::Body>) -> Reply {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status().as_u16();
     let content_type = response

@@ -6,13 +6,11 @@
 
 use axum::Router;
 use axum::body::Body;
-use http_body_util::BodyExt;
 use robot_control::access::{Access, AllowedHosts, HostName, Token};
 use robot_control::driver::SimDriver;
 use robot_control::{AppState, Config};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 #[allow(unused_imports)]
 pub use axum::http::{Request, StatusCode};
@@ -53,21 +51,9 @@ pub fn sim_app(deadman: Duration) -> (Router, Arc<SimDriver>, Arc<SimDriver>) {
 
 /// One request through `router.oneshot`; the body is parsed as JSON when it is JSON.
 pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = app
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("router is infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
+    let reply = testkit::oneshot(app, request).await;
+    let value = serde_json::from_slice(&reply.body).unwrap_or_else(|_| Value::String(reply.text()));
+    (StatusCode::from_u16(reply.status).unwrap(), value)
 }
 
 /// `GET path` as a script holding the token would send it.
