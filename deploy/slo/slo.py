@@ -6,8 +6,9 @@
 
 Why: an objective is written once, in its service's file (schema: deploy/slo/README.md). Everything
 that follows from it -- the error ratio per window, the error budget, the workbook's multiwindow,
-multi-burn-rate alerts, their promtool tests, the SLO dashboard (deploy/grafana/dashboards.py imports
-this module) -- is generated, so a target cannot disagree with the rules that enforce it.
+multi-burn-rate alerts, their promtool tests, the SLO dashboard (deploy/grafana/generator/
+error_budgets.py imports this module) -- is generated, so a target cannot disagree with the rules
+that enforce it.
 
 The PromQL is valid on Prometheus 2.42 (Debian, promtool here) and 3.x (Compose): the latency SLI
 matches the bucket's `le` the way both store it (3.x normalises `le="1"` to `le="1.0"`), and no rule
