@@ -26,6 +26,7 @@ ORDER = [
     "sigterm-under-load",
     "prober-hostile-targets",
     "prober-secret-redaction",
+    "span-redaction",
     "pigpio-daemon-dies-mid-command",
     "browser-cross-site",
     "browser-cross-site-token",
