@@ -31,11 +31,11 @@ fn query(i: u64) -> String {
     ];
     let key = sensitive[(i as usize) % sensitive.len()];
     let mut query = format!("q=rust&{key}={secret}&page={i}");
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         // Percent-encoded key: decoded before it is matched.
         query.push_str(&format!("&%73ig={secret}"));
     }
-    if i % 25 == 0 {
+    if i.is_multiple_of(25) {
         query.push_str(&format!("&pad={}", "y".repeat(60 * 1024)));
     }
     query
@@ -92,9 +92,9 @@ async fn no_secret_or_oversized_value_reaches_a_span() {
     let huge_agent = format!("agent-{}", "z".repeat(64 * 1024));
     for i in 0..count {
         // Matched (/) and unmatched (/nowhere) routes: both spans carry the query.
-        let path = if i % 3 == 0 { "/nowhere" } else { "/" };
+        let path = if i.is_multiple_of(3) { "/nowhere" } else { "/" };
         let mut request = client.get(format!("{}{path}?{}", service.url(), query(i)));
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             request = request.header("user-agent", &huge_agent);
         }
         let status = request.send().await.unwrap().status().as_u16();
