@@ -50,10 +50,7 @@ impl ExemplarSlots {
 }
 
 /// (method, route template, status code) and that series' slots.
-pub(crate) type SeriesExemplars = (
-    (&'static str, std::sync::Arc<str>, u16),
-    [Option<Exemplar>; SLOTS],
-);
+pub(crate) type SeriesExemplars = ((&'static str, &'static str, u16), [Option<Exemplar>; SLOTS]);
 
 /// Every series' exemplars, taken once per scrape (before the histograms are rendered, so each
 /// exemplar's request is already counted in the buckets that are exposed).
@@ -92,7 +89,7 @@ impl ExemplarSnapshot {
         let found = self
             .series
             .iter()
-            .find(|((m, r, s), _)| *m == method && &**r == route && *s == status)
+            .find(|((m, r, s), _)| *m == method && *r == route && *s == status)
             .and_then(|(_, slots)| slots[index]);
         if let Some(exemplar) = found {
             let age = self.taken_instant.saturating_duration_since(exemplar.at);
@@ -142,7 +139,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![3, SLOTS - 1]
         );
-        let snapshot = ExemplarSnapshot::new(vec![(("GET", "/x".into(), 200), taken)]);
+        let snapshot = ExemplarSnapshot::new(vec![(("GET", "/x", 200), taken)]);
         let mut line = String::new();
         snapshot.write_suffix(&mut line, "GET", "/x", "200", "0.05");
         assert!(
