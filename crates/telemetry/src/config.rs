@@ -54,6 +54,9 @@ pub struct TelemetryConfig {
     pub endpoint: String,
     /// `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` in milliseconds, default 10 s.
     pub export_timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`: `key=value,...` sent with every export (values
+    /// percent-decoded), e.g. a collector's API key.
+    pub headers: Vec<(String, String)>,
     pub sampler: SamplerConfig,
     /// `OTEL_RESOURCE_ATTRIBUTES` as key/value pairs.
     pub resource_attributes: Vec<(String, String)>,
@@ -92,6 +95,7 @@ impl TelemetryConfig {
             protocol,
             endpoint,
             timeout: export_timeout,
+            headers,
         } = exporter(&get)?;
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
         let resource_attributes = get("OTEL_RESOURCE_ATTRIBUTES")
@@ -120,6 +124,7 @@ impl TelemetryConfig {
             protocol,
             endpoint,
             export_timeout,
+            headers,
             sampler,
             resource_attributes,
             max_queue_size,
@@ -175,9 +180,10 @@ struct Exporter {
     protocol: OtlpProtocol,
     endpoint: String,
     timeout: Duration,
+    headers: Vec<(String, String)>,
 }
 
-/// `OTEL_EXPORTER_OTLP_[TRACES_]{PROTOCOL,ENDPOINT,TIMEOUT}`, the signal-specific ones first.
+/// `OTEL_EXPORTER_OTLP_[TRACES_]{PROTOCOL,ENDPOINT,TIMEOUT,HEADERS}`, the signal-specific ones first.
 fn exporter(get: &impl Fn(&str) -> Option<String>) -> Result<Exporter, TelemetryError> {
     let (protocol_var, protocol_value) = first_set(
         get,
@@ -223,10 +229,22 @@ fn exporter(get: &impl Fn(&str) -> Option<String>) -> Result<Exporter, Telemetry
         ],
     );
     let timeout = Duration::from_millis(parse_num(timeout_var, timeout, 10_000)?);
+    let (headers_var, headers) = first_set(
+        get,
+        &[
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ],
+    );
+    let headers = headers
+        .map(|raw| parse_headers(headers_var, &raw))
+        .transpose()?
+        .unwrap_or_default();
     Ok(Exporter {
         protocol,
         endpoint,
         timeout,
+        headers,
     })
 }
 
@@ -300,6 +318,37 @@ fn attribute_rules(
             .collect::<Result<_, _>>()?,
     };
     Ok((limit, names))
+}
+
+/// `key=value` pairs separated by commas, values percent-decoded (the OTLP exporter
+/// specification); names and values must be valid HTTP header names and values.
+fn parse_headers(name: &'static str, raw: &str) -> Result<Vec<(String, String)>, TelemetryError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .enumerate()
+        .map(|(index, pair)| {
+            // Header values are often credentials: the error names the key, never a value.
+            let invalid = |why: String| TelemetryError::invalid(name, "(not shown)", why);
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("entry {} is not key=value", index + 1)))?;
+            let key = key.trim().to_ascii_lowercase();
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8()
+                .map_err(|_| invalid(format!("the value of {key:?} is not UTF-8 once decoded")))?
+                .into_owned();
+            if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                return Err(invalid(format!("{key:?} is not a header name")));
+            }
+            if http::HeaderValue::from_str(&value).is_err() {
+                return Err(invalid(format!(
+                    "the value of {key:?} is not a header value"
+                )));
+            }
+            Ok((key, value))
+        })
+        .collect()
 }
 
 fn first_set(
@@ -414,6 +463,35 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         TelemetryConfig::from_lookup("svc", "1.0.0", |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn export_headers_are_decoded_and_bad_ones_refused_without_echoing_values() {
+        let c = config(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "API-Key=s3cr%3Dt, x-tenant = a b ,",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.headers,
+            vec![
+                ("api-key".to_owned(), "s3cr=t".to_owned()),
+                ("x-tenant".to_owned(), "a b".to_owned())
+            ]
+        );
+        let signal = config(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
+        ])
+        .unwrap();
+        assert_eq!(signal.headers, vec![("b".to_owned(), "2".to_owned())]);
+        for bad in ["secret", "bad key=x", "k=%0Asecret"] {
+            let error = config(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
     }
 
     #[test]

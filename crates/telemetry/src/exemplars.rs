@@ -10,8 +10,8 @@
 
 use crate::metrics_setup::HTTP_DURATION_BUCKETS;
 use opentelemetry::trace::TraceId;
+use parking_lot::Mutex;
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// One slot per finite bucket, plus `+Inf`.
@@ -36,7 +36,7 @@ impl ExemplarSlots {
     pub(crate) fn record(&self, trace_id: TraceId, value: f64, at: Instant) {
         // The first bucket whose upper bound (`le`, inclusive) holds the value.
         let index = HTTP_DURATION_BUCKETS.partition_point(|bound| *bound < value);
-        if let Ok(mut slots) = self.slots.try_lock() {
+        if let Some(mut slots) = self.slots.try_lock() {
             slots[index] = Some(Exemplar {
                 trace_id,
                 value,
@@ -46,15 +46,12 @@ impl ExemplarSlots {
     }
 
     pub(crate) fn snapshot(&self) -> [Option<Exemplar>; SLOTS] {
-        *self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.slots.lock()
     }
 }
 
 /// (method, route template, status code) and that series' slots.
-pub(crate) type SeriesExemplars = (
-    (&'static str, std::sync::Arc<str>, u16),
-    [Option<Exemplar>; SLOTS],
-);
+pub(crate) type SeriesExemplars = ((&'static str, &'static str, u16), [Option<Exemplar>; SLOTS]);
 
 /// Every series' exemplars, taken once per scrape (before the histograms are rendered, so each
 /// exemplar's request is already counted in the buckets that are exposed).
@@ -93,7 +90,7 @@ impl ExemplarSnapshot {
         let found = self
             .series
             .iter()
-            .find(|((m, r, s), _)| *m == method && &**r == route && *s == status)
+            .find(|((m, r, s), _)| *m == method && *r == route && *s == status)
             .and_then(|(_, slots)| slots[index]);
         if let Some(exemplar) = found {
             let age = self.taken_instant.saturating_duration_since(exemplar.at);
@@ -143,7 +140,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![3, SLOTS - 1]
         );
-        let snapshot = ExemplarSnapshot::new(vec![(("GET", "/x".into(), 200), taken)]);
+        let snapshot = ExemplarSnapshot::new(vec![(("GET", "/x", 200), taken)]);
         let mut line = String::new();
         snapshot.write_suffix(&mut line, "GET", "/x", "200", "0.05");
         assert!(

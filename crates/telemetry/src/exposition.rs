@@ -11,7 +11,6 @@
 //! timestamps in seconds; `# EOF` last. The request-duration buckets get their exemplars here.
 
 use crate::exemplars::ExemplarSnapshot;
-use crate::instruments::INSTRUMENTS;
 use crate::metrics_setup::HTTP_DURATION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -77,7 +76,7 @@ impl ExpositionFormat {
 /// (Prometheus text); `None` before [`crate::init`].
 pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<String> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
-    let exemplars = (format == ExpositionFormat::OpenMetrics).then(|| INSTRUMENTS.exemplars());
+    let exemplars = (format == ExpositionFormat::OpenMetrics).then(crate::instruments::exemplars);
     let mut text = crate::render_metrics()?;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');

@@ -4,19 +4,25 @@
 //! span names use the route template (`/robots/{robot}`), never the raw path, so a flood of random
 //! URLs shares one series. Methods outside the standard set share `_OTHER` for the same reason.
 //! A sampled request also leaves an exemplar (its trace id) in its duration bucket.
+//!
+//! Kept cheap per request (docs/ARCHITECTURE.md, "How it stays cheap"): the route's label, span
+//! names and metric handles are looked up once per route (`instruments`); the span is started with
+//! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
+//! strings) is built after the sampler said it is recorded.
 
-use crate::instruments::{INSTRUMENTS, status_label};
+use crate::instruments::{self, METHODS, Route, method_index, status_label};
+use crate::server_span::ServerSpan;
 use crate::span_attributes;
 use axum::extract::MatchedPath;
-use http::{HeaderValue, Method, Request, Response};
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, TraceId, Tracer};
+use http::header::HeaderName;
+use http::{HeaderValue, Request, Response};
+use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
@@ -25,7 +31,16 @@ use tower::{Layer, Service};
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
-const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// The headers the W3C propagators installed by `init` read.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Room for a recorded server span's attributes (the most it sets), so none is added by growing.
+const SERVER_SPAN_ATTRIBUTES: usize = 16;
 
 /// The tower layer. Apply it last, after every route, fallback and merge:
 /// `Router::new().route(..).merge(ops_router(..)).layer(HttpLayer::new())`. Routes added after
@@ -67,36 +82,51 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let route: Option<Arc<str>> = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|matched| Arc::from(matched.as_str()));
-        let measured = !NOT_MEASURED.contains(&route.as_deref().unwrap_or(request.uri().path()));
-        if !measured {
-            return ResponseFuture {
-                inner: self.inner.call(request),
-                state: None,
-            };
+        let route = match request.extensions().get::<MatchedPath>() {
+            Some(matched) => instruments::matched(matched.as_str()),
+            None if NOT_MEASURED.contains(&request.uri().path()) => {
+                return self.unmeasured(request);
+            }
+            None => instruments::unmatched(),
+        };
+        if !route.measured {
+            return self.unmeasured(request);
         }
-        let method = method_label(request.method());
-        let route_label: Arc<str> = route.clone().unwrap_or_else(|| Arc::from(UNMATCHED_ROUTE));
-        let started = request_context(&request, method, route.as_ref());
-        let active = ActiveRequest::start(method, &route_label);
-        let inner = {
+        let method = method_index(request.method());
+        let started = request_context(&request, method, route);
+        let active = ActiveRequest::start(route.active(method));
+        let inner = if started.attach {
             let _attached = started.cx.clone().attach();
+            self.inner.call(request)
+        } else {
             self.inner.call(request)
         };
         ResponseFuture {
             inner,
             state: Some(RequestState {
                 cx: started.cx,
+                attach: started.attach,
                 method,
-                route: route_label,
+                route,
                 start: Instant::now(),
-                traceresponse: started.traceresponse,
-                sampled_trace: started.sampled_trace,
+                span: started.span,
                 _active: active,
             }),
+        }
+    }
+}
+
+impl<S> HttpService<S> {
+    fn unmeasured<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+    ) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        ResponseFuture {
+            inner: self.inner.call(request),
+            state: None,
         }
     }
 }
@@ -107,68 +137,81 @@ where
 /// context is attached while the handler runs (`tracing` spans created there take it as parent,
 /// log lines take their trace id from it, `InjectContext` sends it on).
 ///
-/// Only the attributes a sampler may look at are given at creation; the rest (copies of the path,
-/// query, user agent, addresses) are built only when the span is recorded.
-fn request_context<B>(
-    request: &Request<B>,
-    method: &'static str,
-    route: Option<&Arc<str>>,
-) -> Started {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
-    });
-    let Some(tracer) = crate::tracer::server_tracer() else {
+/// The sampling decision comes first (`server_span`): the attributes (copies of the path, query,
+/// user agent, addresses) are built only when the span is recorded.
+fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route) -> Started {
+    let headers = request.headers();
+    // Without these headers the propagators find nothing and return the current context: most
+    // requests come from outside any trace, and skip them. (One pass over the few header names
+    // costs less than two hashed lookups.)
+    let extracted = headers
+        .keys()
+        .any(|name| name == TRACEPARENT || name == BAGGAGE);
+    let parent = if extracted {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(headers))
+        })
+    } else {
+        opentelemetry::Context::current()
+    };
+    let Some(server) = crate::server_span::server_tracer() else {
         return Started {
             cx: parent,
-            traceresponse: None,
-            sampled_trace: None,
+            attach: extracted,
+            span: None,
         };
     };
-    let name = match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+    let (cx, sc) = match server.start(route.span_name(method), &parent, SERVER_SPAN_ATTRIBUTES) {
+        ServerSpan::Recorded(mut span) => {
+            let label = METHODS[method];
+            span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_METHOD, label));
+            span.set_attribute(KeyValue::new(semconv::URL_SCHEME, url_scheme(request)));
+            let template = route.matched.then_some(route.label);
+            if let Some(template) = template {
+                span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, template));
+            }
+            span_attributes::add_request_attributes(&mut span, request, label, template);
+            let sc = span.span_context().clone();
+            (parent.with_span(span), sc)
+        }
+        // Nothing is recorded: the context needs only the span's ids and flags (what child spans,
+        // log lines and outgoing `traceparent`s read), not a boxed SDK span behind a mutex.
+        ServerSpan::NotRecorded(sc) => (parent.with_remote_span_context(sc.clone()), sc),
     };
-    let mut attributes = Vec::with_capacity(16);
-    attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
-    attributes.push(KeyValue::new(semconv::URL_SCHEME, url_scheme(request)));
-    if let Some(route) = route {
-        attributes.push(KeyValue::new(
-            semconv::HTTP_ROUTE,
-            StringValue::from(route.clone()),
-        ));
-    }
-    let mut span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .start_with_context(tracer, &parent);
-    if span.is_recording() {
-        span_attributes::add_request_attributes(&mut span, request, method);
-    }
-    let sc = span.span_context();
-    let sampled_trace = sc.is_sampled().then(|| sc.trace_id());
-    let traceresponse = traceresponse(sc);
-    let cx = parent.with_span(span);
+    let ids = sc.is_valid().then(|| SpanIds {
+        trace_id: sc.trace_id(),
+        span_id: sc.span_id(),
+        flags: sc.trace_flags(),
+    });
     Started {
         cx,
-        traceresponse,
-        sampled_trace,
+        attach: true,
+        span: ids,
     }
 }
 
 /// What `request_context` made for a request.
 struct Started {
     cx: opentelemetry::Context,
-    traceresponse: Option<HeaderValue>,
-    /// The trace id when this request's span is sampled: only then does it leave an exemplar.
-    sampled_trace: Option<TraceId>,
+    /// `cx` holds something the surrounding context lacks (a span, or the caller's trace context
+    /// or baggage): only then is it attached while the handler runs.
+    attach: bool,
+    span: Option<SpanIds>,
+}
+
+/// The server span's identity, for `traceresponse` and exemplars.
+#[derive(Debug, Clone, Copy)]
+struct SpanIds {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
 }
 
 /// `url.scheme`: the original client's scheme when a proxy says so, else the request's own.
 fn url_scheme<B>(request: &Request<B>) -> &'static str {
     let forwarded = request
         .headers()
-        .get("x-forwarded-proto")
+        .get(X_FORWARDED_PROTO)
         .map(HeaderValue::as_bytes);
     match forwarded.or_else(|| request.uri().scheme_str().map(str::as_bytes)) {
         Some(b"https") => "https",
@@ -177,43 +220,30 @@ fn url_scheme<B>(request: &Request<B>) -> &'static str {
 }
 
 /// W3C Trace Context Level 2 `traceresponse`: lets a caller jump from a response to its trace.
-fn traceresponse(sc: &opentelemetry::trace::SpanContext) -> Option<HeaderValue> {
-    if !sc.is_valid() {
-        return None;
+/// Written digit by digit: `format!` of the ids cost more than the rest of an unsampled request.
+fn traceresponse(ids: SpanIds) -> Option<HeaderValue> {
+    fn hex(bytes: &[u8], out: &mut [u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
     }
-    let value = format!(
-        "00-{}-{}-{:02x}",
-        sc.trace_id(),
-        sc.span_id(),
-        sc.trace_flags().to_u8()
-    );
-    HeaderValue::from_str(&value).ok()
-}
-
-pub(crate) fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "_OTHER",
-    }
+    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex(&ids.trace_id.to_bytes(), &mut value[3..35]);
+    hex(&ids.span_id.to_bytes(), &mut value[36..52]);
+    hex(&[ids.flags.to_u8()], &mut value[53..55]);
+    HeaderValue::from_bytes(&value).ok()
 }
 
 /// Counts a request in `http_server_active_requests` until dropped, also when the client goes
 /// away mid-request and the future is cancelled.
 struct ActiveRequest {
-    gauge: metrics::Gauge,
+    gauge: &'static metrics::Gauge,
 }
 
 impl ActiveRequest {
-    fn start(method: &'static str, route: &Arc<str>) -> Self {
-        let gauge = INSTRUMENTS.active(method, route);
+    fn start(gauge: &'static metrics::Gauge) -> Self {
         gauge.increment(1.0);
         Self { gauge }
     }
@@ -227,11 +257,11 @@ impl Drop for ActiveRequest {
 
 struct RequestState {
     cx: opentelemetry::Context,
-    method: &'static str,
-    route: Arc<str>,
+    attach: bool,
+    method: usize,
+    route: &'static Route,
     start: Instant,
-    traceresponse: Option<HeaderValue>,
-    sampled_trace: Option<TraceId>,
+    span: Option<SpanIds>,
     _active: ActiveRequest,
 }
 
@@ -274,10 +304,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.state {
-            Some(state) => {
+            Some(state) if state.attach => {
                 let _attached = state.cx.clone().attach();
                 std::task::ready!(this.inner.poll(cx))
             }
+            Some(_) => std::task::ready!(this.inner.poll(cx)),
             None => return this.inner.poll(cx),
         };
         let Some(state) = this.state.take() else {
@@ -291,13 +322,16 @@ where
         };
         let status = response.status();
         state.record_status(status);
-        let series = INSTRUMENTS.duration(state.method, &state.route, status);
+        let series = instruments::duration(state.route, state.method, status);
         series.histogram.record(elapsed);
-        if let Some(trace_id) = state.sampled_trace {
-            series.exemplars.record(trace_id, elapsed, now);
-        }
-        if let Some(value) = state.traceresponse {
-            response.headers_mut().insert("traceresponse", value);
+        if let Some(ids) = state.span {
+            // Only a sampled request's trace exists to be looked at.
+            if ids.flags.is_sampled() {
+                series.exemplars.record(ids.trace_id, elapsed, now);
+            }
+            if let Some(value) = traceresponse(ids) {
+                response.headers_mut().insert(TRACERESPONSE, value);
+            }
         }
         Poll::Ready(Ok(response))
     }

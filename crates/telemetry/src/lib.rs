@@ -8,8 +8,10 @@
 //! Modules:
 //! - [`config`](TelemetryConfig): the `OTEL_*`, `RUST_LOG`, `LOG_FORMAT` settings, each bad value
 //!   a one-line error naming the variable.
-//! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted).
+//! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted);
+//!   `otlp_grpc` + `otlp_encode`: the OTLP/gRPC exporter, writing each span's protobuf once.
 //! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
+//!   `server_span`: the server span started with the sampling decision taken first;
 //!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
 //!   `instruments` + `exemplars`: the cached metric handles and the duration buckets' exemplars.
 //! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
@@ -31,9 +33,12 @@ mod layer;
 mod logs;
 mod metrics_setup;
 mod ops;
+mod otlp_encode;
+mod otlp_grpc;
 mod processor;
 mod propagation;
 mod redact;
+mod server_span;
 mod span_attributes;
 mod tracer;
 
@@ -93,7 +98,7 @@ impl Drop for TelemetryGuard {
 
 /// Installs logging, tracing, propagators and the Prometheus recorder for this process.
 ///
-/// Call once, early in `main`, inside the tokio runtime (the gRPC exporter needs it).
+/// Call once, early in `main` (inside or outside a tokio runtime: the exporter has its own thread).
 /// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     redact::install(redact::AttributePolicy {

@@ -5,13 +5,17 @@
 //! slows a request, and every dropped span is counted". Requests only ever `try_send` into the
 //! queue; a dedicated thread batches and exports, each export bounded by the exporter's timeout.
 //! docs/ARCHITECTURE.md, "Our own batch span processor".
+//!
+//! What the queue holds is the exporter's choice ([`QueuedExporter`]): the OTLP/gRPC exporter has
+//! each span encoded on the thread that ended it (`otlp_encode`), an SDK exporter takes the spans.
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use parking_lot::Mutex;
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
@@ -22,19 +26,37 @@ pub(crate) const SPANS_EXPORTED: &str = "otel_spans_exported_total";
 pub(crate) const SPANS_EXPORT_FAILED: &str = "otel_spans_export_failed_total";
 
 /// How the export futures are driven on the processor thread.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Executor {
-    /// The gRPC (tonic) exporter needs the tokio runtime it was built in.
-    Tokio(tokio::runtime::Handle),
-    /// The blocking HTTP client must not run inside a tokio runtime.
+    /// A single-threaded tokio runtime of the export thread's own (the gRPC exporter): its
+    /// connection lives there, off the service's request workers.
+    OwnRuntime,
+    /// No runtime: the blocking HTTP client must not run inside one.
     Plain,
 }
 
-impl Executor {
+/// An [`Executor`] once started on the export thread.
+enum Driver {
+    Runtime(tokio::runtime::Runtime),
+    Plain,
+}
+
+impl Driver {
+    fn start(executor: Executor) -> std::io::Result<Self> {
+        Ok(match executor {
+            Executor::OwnRuntime => Driver::Runtime(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            ),
+            Executor::Plain => Driver::Plain,
+        })
+    }
+
     fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         match self {
-            Executor::Tokio(handle) => handle.block_on(fut),
-            Executor::Plain => futures::executor::block_on(fut),
+            Driver::Runtime(runtime) => runtime.block_on(fut),
+            Driver::Plain => futures::executor::block_on(fut),
         }
     }
 }
@@ -52,9 +74,46 @@ pub(crate) struct BatchSettings {
     pub schedule_delay: Duration,
 }
 
+/// An exporter fed by the processor's queue.
+pub(crate) trait QueuedExporter {
+    /// What a finished span becomes in the queue.
+    type Item: Send + 'static;
+    /// Runs in `on_end`, on the thread that ended the span.
+    fn prepare(span: SpanData) -> Self::Item;
+    fn export(&self, batch: Vec<Self::Item>) -> impl Future<Output = OTelSdkResult>;
+    fn shutdown(&self) -> OTelSdkResult;
+    fn set_resource(&mut self, resource: &Resource);
+}
+
+/// An SDK span exporter (opentelemetry-otlp's OTLP/HTTP one): the queue holds the spans.
 #[derive(Debug)]
-pub(crate) struct BoundedBatchProcessor {
-    spans: SyncSender<SpanData>,
+pub(crate) struct SdkExporter<E>(pub E);
+
+impl<E: SpanExporter> QueuedExporter for SdkExporter<E> {
+    type Item = SpanData;
+
+    fn prepare(mut span: SpanData) -> SpanData {
+        // The SDK has no attribute value length limit: apply it before the span is queued.
+        crate::redact::limit_span(&mut span);
+        span
+    }
+
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> {
+        self.0.export(batch)
+    }
+
+    fn shutdown(&self) -> OTelSdkResult {
+        self.0.shutdown()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+pub(crate) struct BoundedBatchProcessor<T> {
+    spans: SyncSender<T>,
+    prepare: fn(SpanData) -> T,
     control: Mutex<Sender<Control>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     /// To wake the worker: it sleeps between exports, so a request never pays for a wake-up
@@ -72,29 +131,72 @@ const CONTROL_WAIT: Duration = Duration::from_secs(5);
 /// How often the worker looks at control messages while the queue is quiet.
 const POLL: Duration = Duration::from_millis(50);
 
-impl BoundedBatchProcessor {
-    pub(crate) fn new<E>(
-        exporter: E,
+impl<T> std::fmt::Debug for BoundedBatchProcessor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedBatchProcessor")
+            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .field("wake_at", &self.wake_at)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> BoundedBatchProcessor<T> {
+    /// Starts the export thread, builds the exporter there with `make_exporter` (inside the
+    /// thread's runtime, for [`Executor::OwnRuntime`]) and returns once it is built.
+    pub(crate) fn new<E, F>(
+        make_exporter: F,
         settings: BatchSettings,
         executor: Executor,
-    ) -> std::io::Result<Self>
+    ) -> Result<Self, String>
     where
-        E: SpanExporter + 'static,
+        E: QueuedExporter<Item = T> + 'static,
+        F: FnOnce() -> Result<E, String> + Send + 'static,
     {
         let (spans, span_rx) = mpsc::sync_channel(settings.max_queue_size);
         let (control, control_rx) = mpsc::channel();
+        let (built, built_rx) = mpsc::sync_channel::<Result<(), String>>(1);
         let queued = Arc::new(AtomicUsize::new(0));
         let worker = std::thread::Builder::new()
             .name("otel-span-export".into())
             .spawn({
                 let queued = queued.clone();
-                move || Worker::new(exporter, settings, executor, queued).run(&span_rx, &control_rx)
-            })?;
+                move || {
+                    let driver = match Driver::start(executor) {
+                        Ok(driver) => driver,
+                        Err(e) => {
+                            let _ = built.send(Err(format!("cannot start its runtime: {e}")));
+                            return;
+                        }
+                    };
+                    let exporter = match &driver {
+                        Driver::Runtime(runtime) => {
+                            let _entered = runtime.enter();
+                            make_exporter()
+                        }
+                        Driver::Plain => make_exporter(),
+                    };
+                    match exporter {
+                        Ok(exporter) => {
+                            let _ = built.send(Ok(()));
+                            Worker::new(exporter, settings, driver, queued)
+                                .run(&span_rx, &control_rx);
+                        }
+                        Err(e) => {
+                            let _ = built.send(Err(e));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the export thread: {e}"))?;
+        built_rx
+            .recv()
+            .map_err(|_| "the export thread ended while starting".to_owned())??;
         // Wake the worker early at a quarter of the queue: room is left for the spans that
         // arrive while it wakes up and exports.
         let wake_at = (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size);
         Ok(Self {
             spans,
+            prepare: E::prepare,
             control: Mutex::new(control),
             worker_thread: worker.thread().clone(),
             worker: Mutex::new(Some(worker)),
@@ -106,11 +208,7 @@ impl BoundedBatchProcessor {
 
     fn request(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control) -> OTelSdkResult {
         let (reply, reply_rx) = mpsc::sync_channel(1);
-        let sent = self
-            .control
-            .lock()
-            .map_err(|_| OTelSdkError::InternalFailure("control lock poisoned".into()))?
-            .send(make(reply));
+        let sent = self.control.lock().send(make(reply));
         if sent.is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
@@ -121,15 +219,14 @@ impl BoundedBatchProcessor {
     }
 }
 
-impl SpanProcessor for BoundedBatchProcessor {
+impl<T: Send + 'static> SpanProcessor for BoundedBatchProcessor<T> {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, mut span: SpanData) {
+    fn on_end(&self, span: SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
-        // The SDK has no attribute value length limit: apply it before the span is queued.
-        crate::redact::limit_span(&mut span);
+        let span = (self.prepare)(span);
         // Counted before the send, so the worker never takes more than was counted.
         let queued = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
         match self.spans.try_send(span) {
@@ -155,7 +252,7 @@ impl SpanProcessor for BoundedBatchProcessor {
         }
         let result = self.request(Control::Shutdown);
         if result.is_ok()
-            && let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take())
+            && let Some(worker) = self.worker.lock().take()
         {
             let _ = worker.join();
         }
@@ -163,39 +260,35 @@ impl SpanProcessor for BoundedBatchProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        if let Ok(control) = self.control.lock() {
-            let _ = control.send(Control::SetResource(resource.clone()));
-        }
+        let _ = self
+            .control
+            .lock()
+            .send(Control::SetResource(resource.clone()));
     }
 }
 
-struct Worker<E> {
+struct Worker<E: QueuedExporter> {
     exporter: E,
     settings: BatchSettings,
-    executor: Executor,
-    batch: Vec<SpanData>,
+    driver: Driver,
+    batch: Vec<E::Item>,
     queued: Arc<AtomicUsize>,
     failing: bool,
 }
 
-impl<E: SpanExporter> Worker<E> {
-    fn new(
-        exporter: E,
-        settings: BatchSettings,
-        executor: Executor,
-        queued: Arc<AtomicUsize>,
-    ) -> Self {
+impl<E: QueuedExporter> Worker<E> {
+    fn new(exporter: E, settings: BatchSettings, driver: Driver, queued: Arc<AtomicUsize>) -> Self {
         Self {
             exporter,
             batch: Vec::with_capacity(settings.max_export_batch_size),
             settings,
-            executor,
+            driver,
             queued,
             failing: false,
         }
     }
 
-    fn run(mut self, spans: &Receiver<SpanData>, control: &Receiver<Control>) {
+    fn run(mut self, spans: &Receiver<E::Item>, control: &Receiver<Control>) {
         // The exporter's own HTTP/gRPC calls must not produce spans of their own.
         let _suppressed = Context::enter_telemetry_suppressed_scope();
         let mut next_export = Instant::now() + self.settings.schedule_delay;
@@ -239,7 +332,7 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Moves every queued span into the batch, exporting each batch that fills up: `Some` with
     /// the combined result if it exported any; `Err` once every sender is gone.
-    fn take_queued(&mut self, spans: &Receiver<SpanData>) -> Result<Option<OTelSdkResult>, ()> {
+    fn take_queued(&mut self, spans: &Receiver<E::Item>) -> Result<Option<OTelSdkResult>, ()> {
         let mut exported: Option<OTelSdkResult> = None;
         loop {
             match spans.try_recv() {
@@ -258,7 +351,7 @@ impl<E: SpanExporter> Worker<E> {
     }
 
     /// Exports everything queued so far (flush and shutdown).
-    fn drain(&mut self, spans: &Receiver<SpanData>) -> OTelSdkResult {
+    fn drain(&mut self, spans: &Receiver<E::Item>) -> OTelSdkResult {
         let earlier = self.take_queued(spans).ok().flatten().unwrap_or(Ok(()));
         let last = self.export();
         earlier.and(last)
@@ -273,7 +366,7 @@ impl<E: SpanExporter> Worker<E> {
             Vec::with_capacity(self.settings.max_export_batch_size),
         );
         let count = batch.len() as u64;
-        let result = self.executor.block_on(self.exporter.export(batch));
+        let result = self.driver.block_on(self.exporter.export(batch));
         match &result {
             Ok(()) => {
                 metrics::counter!(SPANS_EXPORTED).increment(count);

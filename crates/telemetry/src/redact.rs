@@ -190,7 +190,11 @@ fn limit_attributes(attributes: &mut [KeyValue], limit: usize) {
 /// Applies the value length limit to every attribute of a finished span (its events and links
 /// included), before it is queued for export.
 pub(crate) fn limit_span(span: &mut SpanData) {
-    let limit = policy().value_length_limit;
+    limit_span_to(span, policy().value_length_limit);
+}
+
+/// [`limit_span`] with an explicit limit.
+pub(crate) fn limit_span_to(span: &mut SpanData, limit: usize) {
     limit_attributes(&mut span.attributes, limit);
     for event in span.events.events.iter_mut() {
         limit_attributes(&mut event.attributes, limit);

@@ -6,6 +6,7 @@
 
 use crate::redact::{limited, redact_query};
 use axum::extract::ConnectInfo;
+use http::header::HeaderName;
 use http::{HeaderMap, Request, Version};
 use opentelemetry::trace::Span;
 use opentelemetry::{KeyValue, StringValue};
@@ -13,18 +14,29 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+/// Header names as constants: a `&str` name is parsed again on every lookup.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// `url.path`, `url.query`, `network.*`, `server.*`, `client.address`, `user_agent.original`,
 /// and `http.request.method_original` for methods reported as `_OTHER`.
+/// `template` is the matched route's: a path equal to it (a route without parameters) is kept as
+/// that `&'static str` rather than copied.
 pub(crate) fn add_request_attributes<B>(
     span: &mut impl Span,
     request: &Request<B>,
     method: &'static str,
+    template: Option<&'static str>,
 ) {
     let uri = request.uri();
     let headers = request.headers();
+    let path = limited(uri.path());
     span.set_attribute(KeyValue::new(
         semconv::URL_PATH,
-        limited(uri.path()).to_owned(),
+        match template {
+            Some(template) if template == path => StringValue::from(template),
+            _ => StringValue::from(path.to_owned()),
+        },
     ));
     if let Some(query) = uri.query() {
         span.set_attribute(KeyValue::new(
@@ -55,7 +67,7 @@ pub(crate) fn add_request_attributes<B>(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
-    let peer_ip: Option<Arc<str>> = peer.map(|addr| Arc::from(addr.ip().to_string()));
+    let peer_ip: Option<Arc<str>> = peer.map(|addr| ip_string(addr.ip()));
     match forwarded_for(headers) {
         Some(client) => {
             span.set_attribute(KeyValue::new(semconv::CLIENT_ADDRESS, client.to_string()))
@@ -104,7 +116,7 @@ fn server_authority<'a>(
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let raw = header(http::header::HeaderName::from_static("x-forwarded-host"))
+    let raw = header(X_FORWARDED_HOST)
         .or_else(|| uri.authority().map(http::uri::Authority::as_str))
         .or_else(|| header(http::header::HOST))?;
     Some(split_host_port(raw))
@@ -130,7 +142,7 @@ fn split_host_port(raw: &str) -> (&str, Option<u16>) {
 /// The original client behind proxies: the first `X-Forwarded-For` entry, when it is an address.
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     headers
-        .get("x-forwarded-for")?
+        .get(X_FORWARDED_FOR)?
         .to_str()
         .ok()?
         .split(',')
@@ -138,6 +150,32 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .trim()
         .parse()
         .ok()
+}
+
+/// An address as text. IPv4 is written digit by digit: `Ipv4Addr`'s `Display` goes through the
+/// formatter's padding machinery and cost more than all the other attributes together.
+fn ip_string(ip: IpAddr) -> Arc<str> {
+    let IpAddr::V4(v4) = ip else {
+        return Arc::from(ip.to_string());
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        for (divisor, always) in [(100, false), (10, false), (1, true)] {
+            if always || octet >= divisor {
+                text[len] = b'0' + octet / divisor % 10;
+                len += 1;
+            }
+        }
+    }
+    match std::str::from_utf8(&text[..len]) {
+        Ok(text) => Arc::from(text),
+        Err(_) => Arc::from(ip.to_string()),
+    }
 }
 
 fn protocol_version(version: Version) -> &'static str {
@@ -154,6 +192,22 @@ fn protocol_version(version: Version) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.100.255",
+            "192.168.9.99",
+            "::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::8a2e:370:7334",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(&*ip_string(ip), ip.to_string());
+        }
+    }
 
     #[test]
     fn host_and_port_are_split_like_the_conventions_say() {

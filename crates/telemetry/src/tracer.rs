@@ -1,6 +1,9 @@
-//! The OpenTelemetry side: OTLP exporter (gRPC or HTTP), sampler, resource, W3C propagators.
+//! The OpenTelemetry side: OTLP exporter (gRPC: `otlp_grpc`; HTTP: opentelemetry-otlp's), sampler,
+//! resource, W3C propagators.
 
-use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor};
+use crate::otlp_grpc::GrpcExporter;
+use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
+use crate::server_span;
 use crate::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -9,18 +12,12 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_semantic_conventions::resource as semconv;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
-/// The tracer of the HTTP server spans (instrumentation scope `telemetry`).
-static SERVER_TRACER: OnceLock<SdkTracer> = OnceLock::new();
-
-/// The tracer for server spans, once tracing is on.
-pub(crate) fn server_tracer() -> Option<&'static SdkTracer> {
-    SERVER_TRACER.get()
-}
 
 /// Installs the propagators always (so incoming trace context is honoured and passed on even
 /// with the SDK disabled) and, when traces are enabled, the tracer provider.
@@ -40,54 +37,59 @@ pub(crate) fn install(
         max_export_batch_size: config.max_export_batch_size,
         schedule_delay: config.schedule_delay,
     };
-    let processor = match config.protocol {
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(sampler(config.sampler))
+        .with_id_generator(server_span::HandedOverIds)
+        .with_resource(resource(config));
+    let provider = match config.protocol {
         OtlpProtocol::Grpc => {
-            let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-                TelemetryError::Exporter(
-                    "the gRPC exporter must be built inside a tokio runtime".into(),
+            let (endpoint, timeout, headers) = (
+                config.endpoint.clone(),
+                config.export_timeout,
+                config.headers.clone(),
+            );
+            provider.with_span_processor(
+                BoundedBatchProcessor::new(
+                    move || GrpcExporter::new(&endpoint, timeout, &headers),
+                    settings,
+                    Executor::OwnRuntime,
                 )
-            })?;
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(&config.endpoint)
-                .with_timeout(config.export_timeout)
-                .build()
-                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            BoundedBatchProcessor::new(exporter, settings, Executor::Tokio(runtime))
+                .map_err(TelemetryError::Exporter)?,
+            )
         }
         OtlpProtocol::HttpProtobuf => {
-            // The blocking client runs on the processor's own thread, never inside tokio.
-            let client = std::thread::spawn({
-                let timeout = config.export_timeout;
-                move || {
-                    reqwest::blocking::Client::builder()
-                        .timeout(timeout)
-                        .build()
-                }
-            })
-            .join()
-            .map_err(|_| TelemetryError::Exporter("building the HTTP client panicked".into()))?
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(client)
-                .with_endpoint(&config.endpoint)
-                .with_timeout(config.export_timeout)
-                .build()
-                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            BoundedBatchProcessor::new(exporter, settings, Executor::Plain)
+            let (endpoint, timeout) = (config.endpoint.clone(), config.export_timeout);
+            let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+            // Built on the export thread, outside any tokio runtime, where the blocking client
+            // must live.
+            provider.with_span_processor(
+                BoundedBatchProcessor::new(
+                    move || {
+                        let client = reqwest::blocking::Client::builder()
+                            .timeout(timeout)
+                            .build()
+                            .map_err(|e| e.to_string())?;
+                        opentelemetry_otlp::SpanExporter::builder()
+                            .with_http()
+                            .with_http_client(client)
+                            .with_endpoint(endpoint)
+                            .with_timeout(timeout)
+                            .with_headers(headers)
+                            .build()
+                            .map(SdkExporter)
+                            .map_err(|e| e.to_string())
+                    },
+                    settings,
+                    Executor::Plain,
+                )
+                .map_err(TelemetryError::Exporter)?,
+            )
         }
     }
-    .map_err(|e| TelemetryError::Exporter(format!("cannot start the export thread: {e}")))?;
-
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_sampler(sampler(config.sampler))
-        .with_resource(resource(config))
-        .build();
+    .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let _ = PROVIDER.set(provider.clone());
-    let _ = SERVER_TRACER.set(provider.tracer("telemetry"));
+    server_span::install(provider.tracer("telemetry"), sampler(config.sampler));
     Ok(Some(provider))
 }
 

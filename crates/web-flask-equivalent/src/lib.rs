@@ -36,10 +36,26 @@ pub enum Error {
     Server(#[from] server::ServeError),
 }
 
-/// Shared state: the visit count.
-#[derive(Debug, Clone, Default)]
-pub struct AppState {
-    visits: Arc<AtomicU64>,
+/// Shared state: the visit count, and the handle of its counter metric (one `Arc`, so the
+/// per-request clone of the state is one reference count).
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Visits>);
+
+#[derive(Debug)]
+struct Visits {
+    count: AtomicU64,
+    /// Resolved once, not looked up in the registry on every visit. Make the state after
+    /// `telemetry::init` (as `run` does): before it there is no recorder to count in.
+    metric: metrics::Counter,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self(Arc::new(Visits {
+            count: AtomicU64::new(0),
+            metric: metrics::counter!(VISITS_METRIC),
+        }))
+    }
 }
 
 /// The service's routes, measured and traced, plus `/metrics`, `/healthz`, `/readyz`.
@@ -56,8 +72,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn visit(State(state): State<AppState>) -> String {
-    let n = state.visits.fetch_add(1, Ordering::Relaxed) + 1;
-    metrics::counter!(VISITS_METRIC).increment(1);
+    let n = state.0.count.fetch_add(1, Ordering::Relaxed) + 1;
+    state.0.metric.increment(1);
     format!("Visit number {n}\n")
 }
 

@@ -1,0 +1,609 @@
+//! Finished spans written straight into the OTLP protobuf bytes of an `ExportTraceServiceRequest`.
+//!
+//! opentelemetry-otlp's exporter deep-copies every batch (once per attempt), converts each span
+//! into `opentelemetry-proto` structs (a `String` per attribute key and value) and lets prost size
+//! every nested message again at each level; at 100 % sampling that cost more than serving the
+//! request. Here each span is written once, from borrowed data, in the field order and with the
+//! default-value rules prost uses, so the bytes are the very ones opentelemetry-otlp sends (the
+//! tests compare them). The resource and the instrumentation scopes, which are few, are encoded
+//! with the `opentelemetry-proto` types themselves.
+//!
+//! A span is encoded when it ends, on the thread that ended it ([`EncodedSpan`]): the queue then
+//! holds a few hundred bytes per span rather than the span's many allocations (which the thread
+//! that made them also frees), and the export thread only joins the pieces into a request.
+//! String attribute values are cut to the length limit as they are written.
+
+use crate::redact::truncate;
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceState};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use opentelemetry_proto::tonic::common::v1 as proto_common;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+use prost::Message as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Protobuf wire types.
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+const FIXED32: u32 = 5;
+
+/// `SpanFlags` of trace.proto: the flags say whether the parent is remote.
+const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
+const CONTEXT_IS_REMOTE: u32 = 0x200;
+
+/// Encodes batches for one resource.
+#[derive(Debug, Default)]
+pub(crate) struct TraceEncoder {
+    /// The `Resource` message, encoded once.
+    resource: Vec<u8>,
+    schema_url: String,
+}
+
+impl TraceEncoder {
+    pub(crate) fn set_resource(&mut self, resource: &Resource) {
+        let with_schema = ResourceAttributesWithSchema::from(resource);
+        self.resource = ProtoResource {
+            attributes: with_schema.attributes.0,
+            dropped_attributes_count: 0,
+            entity_refs: Vec::new(),
+        }
+        .encode_to_vec();
+        self.schema_url = with_schema.schema_url.unwrap_or_default();
+    }
+
+    /// The `ExportTraceServiceRequest` carrying `spans`: one `ResourceSpans`, one `ScopeSpans` per
+    /// instrumentation scope in order of first appearance (as opentelemetry-otlp groups them).
+    ///
+    /// Protobuf writes each message's length before it, so every length is computed first; then
+    /// the request is written front to back into one buffer of exactly its size.
+    pub(crate) fn encode(&self, spans: &[EncodedSpan]) -> Vec<u8> {
+        struct Scope<'a> {
+            scope: &'a InstrumentationScope,
+            header: Vec<u8>,
+            len: usize,
+        }
+        let mut scopes: Vec<Scope<'_>> = Vec::new();
+        let mut scope_of: Vec<usize> = Vec::with_capacity(spans.len());
+        for span in spans {
+            let index = match scopes.iter().position(|s| *s.scope == span.scope) {
+                Some(index) => index,
+                None => {
+                    let header = scope_header(&span.scope);
+                    let url_len =
+                        len_field_len_nonempty(3, span.scope.schema_url().map_or(0, str::len));
+                    scopes.push(Scope {
+                        scope: &span.scope,
+                        len: header.len() + url_len,
+                        header,
+                    });
+                    scopes.len() - 1
+                }
+            };
+            scopes[index].len += len_field_len(span.bytes.len());
+            scope_of.push(index);
+        }
+        let resource_spans_len = len_field_len(self.resource.len())
+            + scopes.iter().map(|s| len_field_len(s.len)).sum::<usize>()
+            + len_field_len_nonempty(3, self.schema_url.len());
+        let mut out = Vec::with_capacity(len_field_len(resource_spans_len));
+        put_key(&mut out, 1, LEN);
+        put_varint(&mut out, resource_spans_len as u64);
+        put_len_field(&mut out, 1, &self.resource);
+        for (index, scope) in scopes.iter().enumerate() {
+            put_key(&mut out, 2, LEN);
+            put_varint(&mut out, scope.len as u64);
+            out.extend_from_slice(&scope.header);
+            for (span, _) in spans.iter().zip(&scope_of).filter(|(_, i)| **i == index) {
+                put_len_field(&mut out, 2, &span.bytes);
+            }
+            put_len_field_nonempty(
+                &mut out,
+                3,
+                scope.scope.schema_url().unwrap_or("").as_bytes(),
+            );
+        }
+        put_len_field_nonempty(&mut out, 3, self.schema_url.as_bytes());
+        out
+    }
+}
+
+/// A finished span as it waits for export: its `Span` message, and the scope it is grouped under.
+#[derive(Debug)]
+pub(crate) struct EncodedSpan {
+    scope: InstrumentationScope,
+    bytes: Vec<u8>,
+}
+
+impl EncodedSpan {
+    /// Encodes `span`, string attribute values cut to `limit` characters.
+    pub(crate) fn new(span: SpanData, limit: usize) -> Self {
+        let mut bytes = Vec::with_capacity(size_hint(&span, limit));
+        encode_span(&span, limit, &mut bytes);
+        Self {
+            scope: span.instrumentation_scope,
+            bytes,
+        }
+    }
+}
+
+/// The start of a `ScopeSpans` message: its `scope` field (the spans follow).
+fn scope_header(scope: &InstrumentationScope) -> Vec<u8> {
+    let encoded = proto_common::InstrumentationScope::from((scope, None)).encode_to_vec();
+    let mut header = Vec::with_capacity(encoded.len() + 8);
+    put_len_field(&mut header, 1, &encoded);
+    header
+}
+
+/// About the encoded size of a span (a little more for the usual span), so its buffer is
+/// allocated once.
+fn size_hint(span: &SpanData, limit: usize) -> usize {
+    fn attributes(attributes: &[KeyValue], limit: usize) -> usize {
+        attributes
+            .iter()
+            .map(|kv| {
+                let value = match &kv.value {
+                    Value::String(s) => s.as_str().len().min(limit.saturating_mul(4)),
+                    _ => 16,
+                };
+                kv.key.as_str().len() + value + 8
+            })
+            .sum()
+    }
+    96 + span.name.len()
+        + attributes(&span.attributes, limit)
+        + span
+            .events
+            .iter()
+            .map(|e| 32 + e.name.len() + attributes(&e.attributes, limit))
+            .sum::<usize>()
+        + span
+            .links
+            .iter()
+            .map(|l| 48 + attributes(&l.attributes, limit))
+            .sum::<usize>()
+}
+
+/// One `Span` message (trace.proto), fields in tag order, defaults left out as prost does.
+fn encode_span(span: &SpanData, limit: usize, out: &mut Vec<u8>) {
+    let context = &span.span_context;
+    put_len_field(out, 1, &context.trace_id().to_bytes());
+    put_len_field(out, 2, &context.span_id().to_bytes());
+    put_trace_state(out, 3, context.trace_state());
+    if span.parent_span_id != SpanId::INVALID {
+        put_len_field(out, 4, &span.parent_span_id.to_bytes());
+    }
+    put_len_field_nonempty(out, 5, span.name.as_bytes());
+    put_varint_field(out, 6, span_kind(&span.span_kind));
+    put_fixed64_field(out, 7, unix_nanos(span.start_time));
+    put_fixed64_field(out, 8, unix_nanos(span.end_time));
+    for attribute in &span.attributes {
+        put_key_value(out, 9, attribute, limit);
+    }
+    put_varint_field(out, 10, u64::from(span.dropped_attributes_count));
+    for event in span.events.iter() {
+        put_message(out, 11, |out| {
+            put_fixed64_field(out, 1, unix_nanos(event.timestamp));
+            put_len_field_nonempty(out, 2, event.name.as_bytes());
+            for attribute in &event.attributes {
+                put_key_value(out, 3, attribute, limit);
+            }
+            put_varint_field(out, 4, u64::from(event.dropped_attributes_count));
+        });
+    }
+    put_varint_field(out, 12, u64::from(span.events.dropped_count));
+    for link in span.links.iter() {
+        let linked = &link.span_context;
+        put_message(out, 13, |out| {
+            put_len_field(out, 1, &linked.trace_id().to_bytes());
+            put_len_field(out, 2, &linked.span_id().to_bytes());
+            put_trace_state(out, 3, linked.trace_state());
+            for attribute in &link.attributes {
+                put_key_value(out, 4, attribute, limit);
+            }
+            put_varint_field(out, 5, u64::from(link.dropped_attributes_count));
+            put_fixed32_field(
+                out,
+                6,
+                span_flags(linked.is_remote(), linked.trace_flags().to_u8()),
+            );
+        });
+    }
+    put_varint_field(out, 14, u64::from(span.links.dropped_count));
+    // Status is always present, even when unset (an empty message).
+    put_message(out, 15, |out| {
+        let (code, message) = match &span.status {
+            Status::Unset => (0, ""),
+            Status::Ok => (1, ""),
+            Status::Error { description } => (2, description.as_ref()),
+        };
+        put_len_field_nonempty(out, 2, message.as_bytes());
+        put_varint_field(out, 3, code);
+    });
+    put_fixed32_field(
+        out,
+        16,
+        span_flags(span.parent_span_is_remote, context.trace_flags().to_u8()),
+    );
+}
+
+fn span_kind(kind: &SpanKind) -> u64 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+fn span_flags(remote: bool, trace_flags: u8) -> u32 {
+    let flags = u32::from(trace_flags) | CONTEXT_HAS_IS_REMOTE;
+    if remote {
+        flags | CONTEXT_IS_REMOTE
+    } else {
+        flags
+    }
+}
+
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn put_trace_state(out: &mut Vec<u8>, field: u32, state: &TraceState) {
+    // Most spans carry none: no header string is built for them.
+    if *state != TraceState::NONE {
+        put_len_field_nonempty(out, field, state.header().as_bytes());
+    }
+}
+
+/// A `KeyValue` message as field `field` of the enclosing message.
+#[inline]
+fn put_key_value(out: &mut Vec<u8>, field: u32, kv: &KeyValue, limit: usize) {
+    put_message(out, field, |out| {
+        put_len_field_nonempty(out, 1, kv.key.as_str().as_bytes());
+        put_message(out, 2, |out| put_any_value(&kv.value, limit, out));
+    });
+}
+
+/// The body of an `AnyValue` message. Its `oneof` field is always written, default or not.
+fn put_any_value(value: &Value, limit: usize, out: &mut Vec<u8>) {
+    match value {
+        Value::Bool(v) => {
+            put_key(out, 2, VARINT);
+            put_varint(out, u64::from(*v));
+        }
+        Value::I64(v) => {
+            put_key(out, 3, VARINT);
+            put_varint(out, *v as u64);
+        }
+        Value::F64(v) => {
+            put_key(out, 4, FIXED64);
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        Value::String(s) => put_len_field(out, 1, truncate(s.as_str(), limit).as_bytes()),
+        // `ArrayValue { repeated AnyValue values = 1 }`
+        Value::Array(array) => put_message(out, 5, |out| {
+            let mut element = |value: Value| {
+                put_message(out, 1, |out| put_any_value(&value, limit, out));
+            };
+            match array {
+                Array::Bool(values) => values.iter().for_each(|v| element(Value::Bool(*v))),
+                Array::I64(values) => values.iter().for_each(|v| element(Value::I64(*v))),
+                Array::F64(values) => values.iter().for_each(|v| element(Value::F64(*v))),
+                Array::String(values) => values
+                    .iter()
+                    .for_each(|v| element(Value::String(v.clone()))),
+                _ => {}
+            }
+        }),
+        // A value type added to the API after this was written: its string form.
+        other => put_len_field(out, 1, other.as_str().as_bytes()),
+    }
+}
+
+/// A length-delimited field whose body `write` writes. Its length is known only once written:
+/// one byte is reserved for it and widened in place in the rare case the body reaches 128
+/// bytes, so nothing is sized in a pass of its own.
+#[inline]
+fn put_message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
+    put_key(out, field, LEN);
+    let at = out.len();
+    out.push(0);
+    write(out);
+    let len = out.len() - at - 1;
+    if len < 0x80 {
+        out[at] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(10);
+        put_varint(&mut prefix, len as u64);
+        out.splice(at..=at, prefix);
+    }
+}
+
+#[inline]
+fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
+    put_varint(out, u64::from((field << 3) | wire_type));
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
+    }
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[inline]
+fn varint_len(value: u64) -> usize {
+    // 7 bits per byte; zero still takes one byte.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A length-delimited field (bytes, string, message) whose key fits one byte (field < 16).
+#[inline]
+fn len_field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+#[inline]
+fn len_field_len_nonempty(field: u32, len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        varint_len(u64::from(field << 3)) + varint_len(len as u64) + len
+    }
+}
+
+#[inline]
+fn put_len_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_key(out, field, LEN);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// A proto3 string or bytes field: left out when empty.
+#[inline]
+fn put_len_field_nonempty(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        put_len_field(out, field, bytes);
+    }
+}
+
+#[inline]
+fn put_varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
+    if value != 0 {
+        put_key(out, field, VARINT);
+        put_varint(out, value);
+    }
+}
+
+#[inline]
+fn put_fixed64_field(out: &mut Vec<u8>, field: u32, value: u64) {
+    if value != 0 {
+        put_key(out, field, FIXED64);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+#[inline]
+fn put_fixed32_field(out: &mut Vec<u8>, field: u32, value: u32) {
+    if value != 0 {
+        put_key(out, field, FIXED32);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Event, Link, SpanContext, TraceFlags, TraceId, TraceState};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    fn context(trace: u128, span: u64, sampled: bool, remote: bool, state: &str) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(span),
+            if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            },
+            remote,
+            if state.is_empty() {
+                TraceState::NONE
+            } else {
+                state.parse().expect("trace state")
+            },
+        )
+    }
+
+    fn span(name: &'static str, scope: &InstrumentationScope) -> SpanData {
+        SpanData {
+            span_context: context(
+                0x0af7651916cd43dd8448eb211c80319c,
+                0xb7ad6b7169203331,
+                true,
+                false,
+                "",
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Server,
+            name: Cow::Borrowed(name),
+            start_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+            end_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_223_456_789),
+            attributes: vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("http.response.status_code", 200),
+                KeyValue::new("url.path", String::from("/robots/7")),
+            ],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: scope.clone(),
+        }
+    }
+
+    /// Spans of every shape: each field set and unset, every value type, events, links, remote
+    /// parents, trace state, three scopes (one with a version, attributes and a schema URL).
+    fn batch() -> Vec<SpanData> {
+        let plain = InstrumentationScope::builder("telemetry").build();
+        let rich = InstrumentationScope::builder("redis-counter")
+            .with_version("1.2.3")
+            .with_schema_url("https://opentelemetry.io/schemas/1.26.0")
+            .with_attributes([KeyValue::new("scope.key", "v")])
+            .build();
+        let bare = InstrumentationScope::builder("").build();
+        let mut spans = vec![span("GET /robots/{robot}", &plain)];
+
+        let mut child = span("INCR", &rich);
+        child.span_kind = SpanKind::Client;
+        child.parent_span_id = SpanId::from(0x1122334455667788);
+        child.parent_span_is_remote = true;
+        child.span_context = context(7, 9, true, false, "vendor=value,other=x");
+        child.attributes = vec![
+            KeyValue::new("flag", true),
+            KeyValue::new("off", false),
+            KeyValue::new("negative", -42),
+            KeyValue::new("zero", 0),
+            KeyValue::new("ratio", 0.25),
+            KeyValue::new("nan", f64::NAN),
+            KeyValue::new("empty", ""),
+            KeyValue::new("", "empty key"),
+            KeyValue::new("bools", Value::Array(Array::Bool(vec![true, false]))),
+            KeyValue::new("ints", Value::Array(Array::I64(vec![1, -1, 300]))),
+            KeyValue::new("floats", Value::Array(Array::F64(vec![0.5, 0.0]))),
+            KeyValue::new(
+                "strings",
+                Value::Array(Array::String(vec!["a".into(), "".into()])),
+            ),
+            KeyValue::new("no strings", Value::Array(Array::String(vec![]))),
+            KeyValue::new("long", "x".repeat(300)),
+            KeyValue::new("long accented", "é".repeat(150)),
+            KeyValue::new(
+                "long strings",
+                Value::Array(Array::String(vec!["y".repeat(120).into(), "z".into()])),
+            ),
+        ];
+        child.dropped_attributes_count = 3;
+        child.status = Status::error("HTTP 500");
+        let mut event = Event::new(
+            "exception",
+            UNIX_EPOCH + Duration::from_secs(1_700_000_001),
+            vec![
+                KeyValue::new("exception.message", "boom"),
+                KeyValue::new("exception.stacktrace", "s".repeat(200)),
+            ],
+            2,
+        );
+        event.dropped_attributes_count = 2;
+        child.events = SpanEvents::default();
+        child.events.events.push(event);
+        child
+            .events
+            .events
+            .push(Event::new("", UNIX_EPOCH, vec![], 0));
+        child.events.dropped_count = 1;
+        child.links = SpanLinks::default();
+        child.links.links.push(Link::new(
+            context(5, 6, false, true, "k=v"),
+            vec![
+                KeyValue::new("link.key", 1),
+                KeyValue::new("link.text", "t".repeat(101)),
+            ],
+            4,
+        ));
+        child.links.dropped_count = 5;
+        spans.push(child);
+
+        let mut ok = span("", &bare);
+        ok.status = Status::Ok;
+        ok.span_kind = SpanKind::Internal;
+        ok.span_context = context(1, 2, false, false, "");
+        ok.attributes.clear();
+        ok.start_time = UNIX_EPOCH;
+        spans.push(ok);
+        for kind in [SpanKind::Producer, SpanKind::Consumer] {
+            let mut other = span("queue", &plain);
+            other.span_kind = kind;
+            other.status = Status::error("");
+            spans.push(other);
+        }
+        spans
+    }
+
+    fn resource() -> Resource {
+        Resource::builder_empty()
+            .with_service_name("web-flask-equivalent")
+            .with_attributes([
+                KeyValue::new("service.version", "0.1.0"),
+                KeyValue::new("host.cpus", 2),
+            ])
+            .with_schema_url(
+                Vec::<KeyValue>::new(),
+                "https://opentelemetry.io/schemas/1.26.0",
+            )
+            .build()
+    }
+
+    #[test]
+    fn the_bytes_are_those_opentelemetry_otlp_sends() {
+        let resource = resource();
+        let mut encoder = TraceEncoder::default();
+        encoder.set_resource(&resource);
+        for limit in [usize::MAX, 100] {
+            let spans = batch();
+            // What opentelemetry-otlp sends for the same spans, cut to the limit the same way.
+            let mut limited = spans.clone();
+            for span in &mut limited {
+                crate::redact::limit_span_to(span, limit);
+            }
+            let expected = ExportTraceServiceRequest {
+                resource_spans: group_spans_by_resource_and_scope(limited, &(&resource).into()),
+            };
+            let encoded: Vec<EncodedSpan> = spans
+                .into_iter()
+                .map(|span| EncodedSpan::new(span, limit))
+                .collect();
+            let ours = encoder.encode(&encoded);
+            let decoded =
+                ExportTraceServiceRequest::decode(ours.as_slice()).expect("valid protobuf");
+            assert_eq!(decoded.resource_spans[0].scope_spans.len(), 3);
+            // Byte for byte (a struct comparison would fail on the NaN attribute).
+            assert_eq!(ours, expected.encode_to_vec(), "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(out.len(), varint_len(value), "{value}");
+        }
+    }
+}
