@@ -67,6 +67,8 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"/{wrk,logs,criterion,rss}
+# Absolute from here on: the benches run from their crate directory (--out may be relative or absolute).
+out=$(cd "$out" && pwd)
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- processes
@@ -188,9 +190,9 @@ cp crates/bench/flask/*.py "$out/"
 rm -rf target/criterion/layer target/criterion/layer_sdk_disabled target/criterion/layer_unsampled target/criterion/scrape_*
 for r in $(seq 1 "$repeats"); do
   log "criterion: telemetry layer (round $r/$repeats)"
-  BENCH_OUT_DIR=$root/$out cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >"$out/logs/criterion-layer-$r.log" 2>&1
+  BENCH_OUT_DIR=$out cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >"$out/logs/criterion-layer-$r.log" 2>&1
   BENCH_TELEMETRY=sdk-disabled cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >>"$out/logs/criterion-layer-$r.log" 2>&1
-  BENCH_OUT_DIR=$root/$out BENCH_TELEMETRY=unsampled cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >>"$out/logs/criterion-layer-$r.log" 2>&1
+  BENCH_OUT_DIR=$out BENCH_TELEMETRY=unsampled cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >>"$out/logs/criterion-layer-$r.log" 2>&1
   for group in layer layer_sdk_disabled layer_unsampled; do
     for dir in target/criterion/"$group"/*/; do
       case=$(basename "$dir")
@@ -203,7 +205,7 @@ for r in $(seq 1 "$repeats"); do
   cp "$out/layer-spans-unsampled.json" "$out/layer-unsampled-spans-$r.json" 2>/dev/null || true
 done
 log "criterion: /metrics render"
-BENCH_OUT_DIR=$root/$out cargo bench -q -p bench --bench scrape -- "${criterion_args[@]}" >"$out/logs/criterion-scrape.log" 2>&1
+BENCH_OUT_DIR=$out cargo bench -q -p bench --bench scrape -- "${criterion_args[@]}" >"$out/logs/criterion-scrape.log" 2>&1
 for dir in target/criterion/scrape_*/*/; do
   [ -f "$dir/new/estimates.json" ] || continue
   name=$(echo "$dir" | sed -e 's|target/criterion/||' -e 's|/$||' -e 's|/|_|g')
