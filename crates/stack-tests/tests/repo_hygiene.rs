@@ -49,3 +49,42 @@ fn the_check_catches_planted_credentials() {
         "an environment reference is fine: {report}"
     );
 }
+
+/// A symbolic link git tracks must stay inside the repository: one to an absolute path or out of the
+/// tree (a scratch worktree's `.venv -> /work/main/.venv` was once committed) dangles in every fresh
+/// clone, and the setup then fails on it.
+#[test]
+fn no_committed_link_points_out_of_the_repository() {
+    let listing = Command::new("git")
+        .current_dir(repo())
+        .args(["ls-files", "-s", "-z"])
+        .output()
+        .expect("git ls-files runs");
+    assert!(listing.status.success(), "git ls-files failed");
+    let mut outside = Vec::new();
+    for entry in listing.stdout.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        // "<mode> <object> <stage>\t<path>"; links have mode 120000.
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        if !meta.starts_with("120000 ") {
+            continue;
+        }
+        let target = std::fs::read_link(repo().join(path))
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let depth = Path::new(path).components().count() - 1;
+        let climbs = Path::new(&target)
+            .components()
+            .filter(|c| matches!(c, std::path::Component::ParentDir))
+            .count();
+        if Path::new(&target).is_absolute() || climbs > depth {
+            outside.push(format!("{path} -> {target}"));
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "links out of the repository: {outside:?}"
+    );
+}
