@@ -7,17 +7,11 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use testkit::unix_now;
 use testkit::{
     OtlpHttpReceiver, Prometheus, RedisServer, ServiceProcess, eventually, workspace_binary,
 };
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_parses_every_service_as_openmetrics_with_exemplars() {

@@ -8,7 +8,8 @@ mod common;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use testkit::unix_now;
 use testkit::{OtlpHttpReceiver, Prometheus, eventually, spawn_router};
 
 fn trace_id(i: u32, salt: u32) -> String {
@@ -20,13 +21,6 @@ fn traceparent(trace: &str, sampled: bool) -> String {
         "00-{trace}-00f067aa0ba902b7-{}",
         if sampled { "01" } else { "00" }
     )
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

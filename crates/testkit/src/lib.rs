@@ -25,7 +25,7 @@ pub use otlp::{
 };
 pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
-pub use prometheus::{Prometheus, promtool_check_metrics};
+pub use prometheus::{Prometheus, promtool_check_metrics, unix_now};
 pub use redis::RedisServer;
 
 use std::net::SocketAddr;

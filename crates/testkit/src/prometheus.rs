@@ -108,10 +108,7 @@ impl Prometheus {
     /// The stored exemplars of the series `selector` selects, from `since_unix` seconds to now:
     /// the `query_exemplars` result (one entry per series, `seriesLabels` and `exemplars`).
     pub async fn exemplars(&self, selector: &str, since_unix: f64) -> Vec<Value> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("the clock is past 1970")
-            .as_secs_f64();
+        let now = unix_now();
         let data = self
             .api(
                 "query_exemplars",
@@ -168,4 +165,12 @@ pub fn promtool_check_metrics(exposition: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// Now, in Unix seconds: the time Prometheus's HTTP API takes and returns.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs_f64()
 }

@@ -30,7 +30,8 @@ use stack::LiveStack;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use testkit::unix_now;
 use testkit::{Prometheus, wait_until};
 
 /// A panel whose queries use these metric prefixes needs something that cannot run here: the
@@ -51,13 +52,6 @@ fn repo(path: &str) -> PathBuf {
 
 fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
