@@ -125,18 +125,19 @@ def main() -> int:
             ])
             # Alertmanager's inhibitor reads the alerts from its own subscription, a moment after the
             # API has accepted them: judge the state once it is settled (a wrong rule stays wrong).
+            def current_problems() -> list:
+                return judge({json.dumps(a["labels"], sort_keys=True): a for a in request(f"{base}/alerts")})
+
             deadline = time.monotonic() + 10
             while True:
-                got = {json.dumps(a["labels"], sort_keys=True): a for a in request(f"{base}/alerts")}
-                problems = judge(got)
+                problems = current_problems()
                 if not problems or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             if not problems:
                 # And still right a second later: an alert muted late would be caught here.
                 time.sleep(1)
-                got = {json.dumps(a["labels"], sort_keys=True): a for a in request(f"{base}/alerts")}
-                problems = judge(got)
+                problems = current_problems()
             for problem in problems:
                 print(f"  FAIL {problem}", file=sys.stderr)
             print(f"  inhibition: {len(CASES)} alerts, {len(problems)} problems")
