@@ -3,7 +3,7 @@
 # writes BENCHMARKS.md (crates/bench/report.py). Every figure is next to a baseline taken in the
 # same run; repeats are interleaved round-robin so noise hits every configuration alike.
 #
-#   just bench            full run (3 interleaved rounds, wrk 6 s, 1 minute of load for the memory figures)
+#   just bench            full run (5 interleaved rounds, wrk 6 s, 1 minute of load for the memory figures)
 #   just bench --quick    a few minutes (2 rounds, wrk 3 s, 10 s memory load, short criterion runs)
 #   just bench --check    only checks the tools are installed (what the test runs), then exits
 #   options: --repeats N, --duration SECONDS, --memory-load SECONDS, --out DIR (raw results)
@@ -36,7 +36,7 @@ if ((quick)); then
   : "${repeats:=2}" "${duration:=3}" "${memory_load:=10}"
   criterion_args=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
 else
-  : "${repeats:=3}" "${duration:=6}" "${memory_load:=60}"
+  : "${repeats:=5}" "${duration:=6}" "${memory_load:=60}"
   criterion_args=()
 fi
 connections=64 threads=2

@@ -223,7 +223,7 @@ def main(results, output):
     w("")
     w("A trivial axum handler driven with `tower::ServiceExt::oneshot` on one thread; `bare` is the same")
     w("router without `telemetry::HttpLayer`. Full telemetry is what `telemetry::init` installs, exporting")
-    w("on its own thread over OTLP/gRPC to an in-process sink that decodes and discards (no socket on")
+    w("on its own thread over OTLP/gRPC to an in-process sink that decodes, counts and discards (no socket on")
     w("the request path). Sampled and unsampled requests are measured apart: a process whose sampler")
     w("keeps every request, and one whose ratio sampler keeps (practically) none. Added = case − bare")
     w("of the same process and round.")
@@ -415,12 +415,16 @@ def main(results, output):
       "formatted line; with a metrics recorder also `hello_world_counter`); the rows differ only in the "
       "telemetry around it. The peers are built in crates/bench/src/peers.rs following axum-prometheus's "
       "and axum-tracing-opentelemetry's own READMEs (its spans enabled with `otel::tracing=trace`, as "
-      "init-tracing-opentelemetry does).")
+      "init-tracing-opentelemetry does). The services run on mimalloc (every service binary's allocator, "
+      "docs/ARCHITECTURE.md); bare axum and the peers on the system allocator, as a user's would.")
     w("")
     w("CPU per request = the server process's user+system time (/proc/PID/stat, all threads: the export "
       "thread included) during the wrk run / requests served (10 ms ticks). It is what the server "
       "pays whatever else runs on the 2 cores (wrk, the sink), so it is the figure to judge by; req/s "
-      "is shared with wrk. − bare and − metrics-only: the same figure minus that target's, per round.")
+      "is shared with wrk. − bare and − metrics-only: the same figure minus that target's, per round. "
+      "The sink (crates/bench/src/sink.rs) decodes each export into cut-down OTLP messages (service "
+      "and span names; every other field read past, not allocated), so the cores it shares with the "
+      "targets lose little to it; its own CPU is reported below.")
     w("")
     w("Spans delivered (full telemetry, OTLP/gRPC to one live sink, each target under its own "
       "`service.name`): `GET /` spans the sink received from the target over all the GET / requests "

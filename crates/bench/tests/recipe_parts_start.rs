@@ -6,35 +6,90 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use testkit::{ServiceProcess, free_port};
 
+fn string(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn int(key: &str, value: i64) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A whole span as exporters send it (the sink decodes only what it counts: every other field
+/// must still be read past), from a resource whose other attributes are not strings.
 fn export_request(service: &str, spans: usize) -> ExportTraceServiceRequest {
     let span = Span {
         trace_id: vec![1; 16],
         span_id: vec![2; 8],
+        parent_span_id: vec![3; 8],
+        trace_state: "vendor=x".into(),
         name: "GET /".into(),
+        kind: 2,
+        start_time_unix_nano: 1,
+        end_time_unix_nano: 2,
+        attributes: vec![
+            string("http.request.method", "GET"),
+            int("http.response.status_code", 200),
+            KeyValue {
+                key: "flag".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::BoolValue(true)),
+                }),
+                ..Default::default()
+            },
+        ],
+        events: vec![span::Event {
+            name: "exception".into(),
+            attributes: vec![string("exception.message", "boom")],
+            ..Default::default()
+        }],
+        links: vec![span::Link {
+            trace_id: vec![4; 16],
+            span_id: vec![5; 8],
+            ..Default::default()
+        }],
+        status: Some(Status {
+            code: 2,
+            message: "failed".into(),
+        }),
         ..Default::default()
     };
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(service.into())),
-                    }),
-                    ..Default::default()
-                }],
+                attributes: vec![
+                    int("process.pid", 42),
+                    string("service.name", service),
+                    string("service.version", "1.0.0"),
+                ],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "telemetry".into(),
+                    version: "0.1.0".into(),
+                    ..Default::default()
+                }),
                 spans: vec![span; spans],
                 ..Default::default()
             }],
@@ -171,6 +226,18 @@ async fn otlp_sink_accepts_grpc_and_http_exports_and_counts_per_service() {
         .await
         .expect("HTTP export");
     assert!(response.status().is_success(), "{}", response.status());
+
+    // Not OTLP: refused (400), and counted nowhere.
+    let mut garbage = export_request("three", 1).encode_to_vec();
+    garbage.truncate(garbage.len() - 3);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/traces", sink.url()))
+        .header("content-type", "application/x-protobuf")
+        .body(garbage)
+        .send()
+        .await
+        .expect("HTTP export");
+    assert_eq!(response.status(), 400);
 
     let stats = sink_stats(&sink).await;
     assert_eq!(stats["spans"], 5, "{stats}");

@@ -23,6 +23,7 @@ use crate::redis_url::RedisTarget;
 use crate::{Applied, Error, RedisErrorKind};
 use deadpool::Runtime;
 use deadpool::managed::{QueueMode, TimeoutType, Timeouts};
+use opentelemetry::{KeyValue, StringValue};
 use redis::FromRedisValue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,9 @@ struct Inner {
     instruments: Instruments,
     /// The server is addressed by an IP address, which is then also the connection's peer.
     peer_is_server: bool,
+    /// The target's strings as span attribute values, shared by every span (no copy per span).
+    span_db_namespace: StringValue,
+    span_server_address: StringValue,
 }
 
 /// Metric handles, registered once: looking a metric up by name and labels on every command
@@ -141,6 +145,10 @@ impl RedisClient {
         Ok(Self(Arc::new(Inner {
             pool,
             peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
+            span_db_namespace: StringValue::from(Arc::<str>::from(target.db_namespace.as_str())),
+            span_server_address: StringValue::from(Arc::<str>::from(
+                target.server_address.as_str(),
+            )),
             target,
             policy,
             instruments: Instruments::new(),
@@ -190,44 +198,41 @@ impl Inner {
 
     /// Runs one command under a client span, measured. Commands issued outside any span (the
     /// `/readyz` PING: probes are not traced) are measured but start no trace of their own.
-    /// The span is not entered while the command runs (nothing inside needs it as the current
-    /// span, and entering costs on every poll); it is entered only to log a failure.
+    /// The span is not current while the command runs (nothing inside needs it, and attaching
+    /// costs on every poll); it is made current only to log a failure.
     async fn query<T: FromRedisValue>(
         &self,
         command: &CommandInstruments,
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
         let operation = command.name;
-        let span = if !telemetry::in_trace() {
-            tracing::Span::none()
-        } else {
-            // The Redis client span of the database semantic conventions. `db.namespace` is the
-            // database index the connection was opened with (no command switches it).
-            tracing::info_span!(
-                "redis command",
-                otel.name = operation,
-                otel.kind = "client",
-                otel.status_code = tracing::field::Empty,
-                { semconv::DB_SYSTEM_NAME } = "redis",
-                { semconv::DB_OPERATION_NAME } = operation,
-                { semconv::DB_NAMESPACE } = self.target.db_namespace.as_str(),
-                { semconv::DB_QUERY_TEXT } = command.query_text,
-                { semconv::SERVER_ADDRESS } = self.target.server_address.as_str(),
-                { semconv::SERVER_PORT } = self.target.server_port.map(i64::from),
-                // The peer is the server itself when it is addressed by IP (no DNS in between);
-                // the pooled connection does not expose its socket otherwise.
-                { semconv::NETWORK_PEER_ADDRESS } = self
-                    .peer_is_server
-                    .then_some(self.target.server_address.as_str()),
-                { semconv::NETWORK_PEER_PORT } = self
-                    .target
-                    .server_port
-                    .filter(|_| self.peer_is_server)
-                    .map(i64::from),
-                { semconv::DB_RESPONSE_STATUS_CODE } = tracing::field::Empty,
-                { semconv::ERROR_TYPE } = tracing::field::Empty,
-            )
-        };
+        // The Redis client span of the database semantic conventions (none outside a trace).
+        // `db.namespace` is the database index the connection was opened with (no command
+        // switches it).
+        let mut span = telemetry::ClientSpan::start(operation, |attributes| {
+            let target = &self.target;
+            attributes.extend([
+                KeyValue::new(semconv::DB_SYSTEM_NAME, "redis"),
+                KeyValue::new(semconv::DB_OPERATION_NAME, operation),
+                KeyValue::new(semconv::DB_NAMESPACE, self.span_db_namespace.clone()),
+                KeyValue::new(semconv::DB_QUERY_TEXT, command.query_text),
+                KeyValue::new(semconv::SERVER_ADDRESS, self.span_server_address.clone()),
+            ]);
+            if let Some(port) = target.server_port {
+                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+            }
+            // The peer is the server itself when it is addressed by IP (no DNS in between);
+            // the pooled connection does not expose its socket otherwise.
+            if self.peer_is_server {
+                attributes.push(KeyValue::new(
+                    semconv::NETWORK_PEER_ADDRESS,
+                    self.span_server_address.clone(),
+                ));
+                if let Some(port) = target.server_port {
+                    attributes.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(port)));
+                }
+            }
+        });
         let start = Instant::now();
         let result = self.attempts::<T>(operation, cmd, &span).await;
         let duration = if result.is_ok() {
@@ -242,16 +247,16 @@ impl Inner {
             ..
         }) = &result
         {
-            span.record("otel.status_code", "ERROR");
             // The conventions: `error.type` matches the error reply's prefix when there is one.
             match response_code {
                 Some(code) => {
-                    span.record(semconv::DB_RESPONSE_STATUS_CODE, code.as_str());
-                    span.record(semconv::ERROR_TYPE, code.as_str());
+                    span.set_attribute(KeyValue::new(
+                        semconv::DB_RESPONSE_STATUS_CODE,
+                        code.clone(),
+                    ));
+                    span.set_error(code.clone());
                 }
-                None => {
-                    span.record(semconv::ERROR_TYPE, kind.as_str());
-                }
+                None => span.set_error(kind.as_str()),
             }
         }
         self.record_pool_status();
@@ -262,7 +267,7 @@ impl Inner {
         &self,
         operation: &'static str,
         cmd: &redis::Cmd,
-        span: &tracing::Span,
+        span: &telemetry::ClientSpan,
     ) -> Result<T, Error> {
         let deadline = tokio::time::Instant::now() + self.policy.checkout_deadline;
         let mut attempt: u32 = 1;

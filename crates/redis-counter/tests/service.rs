@@ -388,6 +388,53 @@ async fn the_incr_span_is_a_client_child_of_the_request_span() {
         attribute(a::NETWORK_PEER_ADDRESS).as_deref(),
         Some("127.0.0.1")
     );
+    assert_eq!(
+        incr.status
+            .as_ref()
+            .map(|s| s.code.as_str())
+            .unwrap_or("STATUS_CODE_UNSET"),
+        "STATUS_CODE_UNSET"
+    );
+
+    // A command Redis refuses (`ERR value is not an integer`): the INCR span is failed, with the
+    // error reply's prefix.
+    assert_eq!(
+        redis.command(&["SET", "hits", "not-a-number"]).as_deref(),
+        Some("+OK")
+    );
+    assert_eq!(status_of(&client, format!("{}/", service.url())).await, 500);
+    let spans = receiver
+        .spans_until(Duration::from_secs(15), |spans| {
+            spans.iter().any(|s| {
+                s.name == "INCR"
+                    && s.status
+                        .as_ref()
+                        .is_some_and(|st| st.code == "STATUS_CODE_ERROR")
+            })
+        })
+        .await;
+    let failed = spans
+        .iter()
+        .find(|s| {
+            s.name == "INCR"
+                && s.status
+                    .as_ref()
+                    .is_some_and(|st| st.code == "STATUS_CODE_ERROR")
+        })
+        .unwrap_or_else(|| panic!("no failed INCR span in {spans:#?}"));
+    assert_eq!(
+        span_attribute(failed, a::ERROR_TYPE).as_deref(),
+        Some("ERR")
+    );
+    assert_eq!(
+        span_attribute(failed, a::DB_RESPONSE_STATUS_CODE).as_deref(),
+        Some("ERR")
+    );
+    assert_eq!(
+        failed.parent_span_id.len(),
+        16,
+        "still a child of its request"
+    );
 }
 
 #[test]

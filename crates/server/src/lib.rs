@@ -18,3 +18,6 @@ pub mod signal;
 pub use entrypoint::{ServiceConfig, Shutdown, main, main_with_args};
 pub use serve::{DRAIN_TIMEOUT, ServeError, bind, serve};
 pub use signal::shutdown_signal;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -17,7 +17,8 @@
 //! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
 //!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
 //! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
-//! - `client_span`: the attributes HTTP client spans record from a response.
+//! - `client_span`: [`ClientSpan`], a per-request client span started on the SDK directly; the
+//!   attributes HTTP client spans record from a response.
 //! - `logs`: JSON or pretty log lines with the current trace and span ids.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //!
@@ -42,7 +43,7 @@ mod server_span;
 mod span_attributes;
 mod tracer;
 
-pub use client_span::{record_response, server_address};
+pub use client_span::{ClientSpan, record_response, server_address};
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
 pub use error::TelemetryError;
 pub use exposition::{ExpositionFormat, render_exposition};

@@ -36,6 +36,11 @@ pub(crate) fn server_tracer() -> Option<&'static ServerTracer> {
     SERVER_TRACER.get()
 }
 
+/// The SDK tracer spans of this crate are started with (instrumentation scope `telemetry`).
+pub(crate) fn sdk_tracer() -> Option<&'static SdkTracer> {
+    SERVER_TRACER.get().map(|server| &server.tracer)
+}
+
 /// A started server span.
 // Returned once per request and unpacked at once: boxing the large variant would only add an
 // allocation.

@@ -3,6 +3,11 @@
 //! `GET /stats` on the HTTP port answers `{"requests": .., "spans": ..}`.
 
 use clap::Parser;
+
+// The sink shares the cores with the services it measures: mimalloc (as the services use, see
+// the `server` crate) keeps its share small.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

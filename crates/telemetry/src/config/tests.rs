@@ -47,6 +47,13 @@ fn defaults_follow_the_spec() {
     assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
     assert_eq!(c.log_format, LogFormat::Json);
     assert!(c.traces_enabled);
+    // The one deliberate departure (see DEFAULT_MAX_QUEUE_SIZE): a queue that full load on two
+    // cores does not overflow. Batch size and delay are the specification's.
+    assert_eq!(c.max_queue_size, 8192);
+    assert_eq!(c.max_export_batch_size, 512);
+    assert_eq!(c.schedule_delay, Duration::from_millis(1000));
+    let spec = config(&[("OTEL_BSP_MAX_QUEUE_SIZE", "2048")]).unwrap();
+    assert_eq!(spec.max_queue_size, 2048);
 }
 
 #[test]
