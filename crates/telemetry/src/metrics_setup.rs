@@ -8,6 +8,11 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// How often the histograms' raw samples are folded into their buckets. The work per sample is the
+/// same whatever the interval; a short one bounds the memory the samples hold (8 bytes per sample,
+/// at least one sample per request, until then).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The request-duration buckets (docs/METRICS.md); 0.25 makes the "% under 250 ms" panel and the
 /// latency SLO (deploy/slo) exact.
 pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
@@ -64,12 +69,13 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     collector.collect();
     let _ = PROCESS.set(collector);
 
-    // Histograms accumulate samples until upkeep folds them in; do it even if nobody scrapes.
+    // Histograms keep every raw sample until upkeep folds them into buckets; do it even if nobody
+    // scrapes, and often: at 100 k requests/s, 5 s of samples were an 8 MB saw-tooth in RSS.
     std::thread::Builder::new()
         .name("metrics-upkeep".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(Duration::from_secs(5));
+                std::thread::sleep(UPKEEP_INTERVAL);
                 handle.run_upkeep();
             }
         })
