@@ -18,8 +18,8 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 /// it, [`ClientSpan::start`] returns at once and every method does nothing. Attributes are
 /// `KeyValue`s with static keys, set only for a recorded span.
 ///
-/// The span ends when dropped (the SDK span's own `Drop`), or with [`ClientSpan::end`]. Its parent is the span current
-/// when it starts (the request's server span, attached while the handler runs).
+/// The span ends when dropped (the SDK span's own `Drop`). Its parent is the span current when it
+/// starts (the request's server span, attached while the handler runs).
 #[derive(Debug)]
 pub struct ClientSpan(Option<opentelemetry_sdk::trace::Span>);
 
@@ -46,11 +46,6 @@ impl ClientSpan {
         attributes(&mut values);
         span.set_attributes(values);
         Self(Some(span))
-    }
-
-    /// The span is recorded (and will be exported).
-    pub fn is_recording(&self) -> bool {
-        self.0.is_some()
     }
 
     /// Sets one attribute (nothing if the span is not recorded).
@@ -81,11 +76,6 @@ impl ClientSpan {
             }
             None => f(),
         }
-    }
-
-    /// Ends the span now.
-    pub fn end(self) {
-        drop(self);
     }
 }
 
