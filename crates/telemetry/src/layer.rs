@@ -16,7 +16,7 @@ use crate::span_attributes;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
-use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceFlags, TraceId};
+use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceId};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -178,10 +178,10 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
         // log lines and outgoing `traceparent`s read), not a boxed SDK span behind a mutex.
         ServerSpan::NotRecorded(sc) => (parent.with_remote_span_context(sc.clone()), sc),
     };
-    let ids = sc.is_valid().then(|| SpanIds {
+    // Only a sampled span is exported: only it has a trace for an exemplar or `traceresponse`.
+    let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
         trace_id: sc.trace_id(),
         span_id: sc.span_id(),
-        flags: sc.trace_flags(),
     });
     Started {
         cx,
@@ -196,15 +196,15 @@ struct Started {
     /// `cx` holds something the surrounding context lacks (a span, or the caller's trace context
     /// or baggage): only then is it attached while the handler runs.
     attach: bool,
+    /// The server span's ids when it is sampled.
     span: Option<SpanIds>,
 }
 
-/// The server span's identity, for `traceresponse` and exemplars.
+/// A sampled server span's identity, for `traceresponse` and exemplars.
 #[derive(Debug, Clone, Copy)]
 struct SpanIds {
     trace_id: TraceId,
     span_id: SpanId,
-    flags: TraceFlags,
 }
 
 /// `url.scheme`: the original client's scheme when a proxy says so, else the request's own.
@@ -219,8 +219,9 @@ fn url_scheme<B>(request: &Request<B>) -> &'static str {
     }
 }
 
-/// W3C Trace Context Level 2 `traceresponse`: lets a caller jump from a response to its trace.
-/// Written digit by digit: `format!` of the ids cost more than the rest of an unsampled request.
+/// W3C Trace Context Level 2 `traceresponse` of a sampled span: lets a caller jump from a response
+/// to its trace (an unsampled request has none to jump to, and gets no header).
+/// Written digit by digit: `format!` of the ids cost more than the rest of the layer.
 fn traceresponse(ids: SpanIds) -> Option<HeaderValue> {
     fn hex(bytes: &[u8], out: &mut [u8]) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -229,10 +230,9 @@ fn traceresponse(ids: SpanIds) -> Option<HeaderValue> {
             pair[1] = DIGITS[usize::from(byte & 0x0f)];
         }
     }
-    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-01";
     hex(&ids.trace_id.to_bytes(), &mut value[3..35]);
     hex(&ids.span_id.to_bytes(), &mut value[36..52]);
-    hex(&[ids.flags.to_u8()], &mut value[53..55]);
     HeaderValue::from_bytes(&value).ok()
 }
 
@@ -325,10 +325,7 @@ where
         let series = instruments::duration(state.route, state.method, status);
         series.histogram.record(elapsed);
         if let Some(ids) = state.span {
-            // Only a sampled request's trace exists to be looked at.
-            if ids.flags.is_sampled() {
-                series.exemplars.record(ids.trace_id, elapsed, now);
-            }
+            series.exemplars.record(ids.trace_id, elapsed, now);
             if let Some(value) = traceresponse(ids) {
                 response.headers_mut().insert(TRACERESPONSE, value);
             }

@@ -2,7 +2,8 @@
 //! does by default) scrapes a service that received requests with known `traceparent` headers;
 //! the exemplars it stores carry the trace ids of the sampled requests, which are also the traces
 //! whose spans reached the OTLP receiver, each in the bucket that holds its duration. Requests
-//! whose caller did not sample them (`traceparent` flags `00`) leave none.
+//! whose caller did not sample them (`traceparent` flags `00`) leave none, and get no
+//! `traceresponse`.
 
 mod common;
 
@@ -45,6 +46,18 @@ async fn prometheus_stores_exemplars_of_sampled_requests_only() {
                 .await
                 .unwrap();
             assert_eq!(response.status(), 200);
+            // Only a sampled request has a trace to jump to.
+            let traceresponse = response.headers().get("traceresponse");
+            if is_sampled {
+                let value = traceresponse.expect("traceresponse").to_str().unwrap();
+                assert!(value.starts_with(&format!("00-{trace}-")), "{value}");
+                assert!(value.ends_with("-01"), "{value}");
+            } else {
+                assert_eq!(
+                    traceresponse, None,
+                    "no traceresponse for an unsampled request"
+                );
+            }
             set.insert(trace);
         }
         let trace = trace_id(i, 0xc0de);
