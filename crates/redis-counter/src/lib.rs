@@ -233,16 +233,17 @@ pub fn router(state: AppState) -> Router {
     metric_names::describe();
     redis_client::register_error_kinds();
     state.hits.increment(0);
-    state.redis.record_pool_status();
     let redis = state.redis.clone();
     let readiness = move || {
         let redis = redis.clone();
         async move { redis.ping().await.map_err(|error| error.to_string()) }
     };
+    let redis = state.redis.clone();
+    let pool_status = move |out: &mut String| redis.render_pool_status(out);
     Router::new()
         .route("/", get(hit))
         .with_state(state)
-        .merge(telemetry::ops_router(readiness))
+        .merge(telemetry::ops_router_with(readiness, pool_status))
         .layer(telemetry::HttpLayer::new())
 }
 
@@ -272,16 +273,6 @@ pub async fn run(
         simulated_latency_max = ?state.simulated_latency_max,
         "counting visits in Redis"
     );
-    // Keep the pool gauges fresh between requests, so a scrape shows the pool as it is.
-    let pool = state.redis.clone();
-    let gauges = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            pool.record_pool_status();
-        }
-    });
-    let result = server::serve(listener, router(state), shutdown).await;
-    gauges.abort();
-    Ok(result?)
+    server::serve(listener, router(state), shutdown).await?;
+    Ok(())
 }

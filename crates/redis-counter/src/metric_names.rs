@@ -10,9 +10,22 @@ pub const HITS: &str = "hits_total";
 pub const REDIS_COMMAND_DURATION: &str = "redis_client_command_duration_seconds";
 /// Redis client errors, label `kind` (one of [`ERROR_KINDS`]).
 pub const REDIS_ERRORS: &str = "redis_client_errors_total";
+/// The pool's state, read from deadpool at every scrape (`RedisClient::render_pool_status`).
 pub const REDIS_POOL_SIZE: &str = "redis_client_pool_size";
 pub const REDIS_POOL_AVAILABLE: &str = "redis_client_pool_available";
 pub const REDIS_POOL_WAITING: &str = "redis_client_pool_waiting";
+/// The pool gauges' HELP text, in the order `render_pool_status` writes them.
+pub(crate) const POOL_GAUGES: [(&str, &str); 3] = [
+    (
+        REDIS_POOL_SIZE,
+        "Redis connections currently in the pool (idle and in use).",
+    ),
+    (REDIS_POOL_AVAILABLE, "Idle Redis connections in the pool."),
+    (
+        REDIS_POOL_WAITING,
+        "Requests waiting for a pooled Redis connection.",
+    ),
+];
 
 /// The fixed set of `kind` label values: the series count cannot grow with odd errors.
 pub const ERROR_KINDS: [RedisErrorKind; 4] = [
@@ -42,14 +55,5 @@ pub(crate) fn describe() {
     metrics::describe_counter!(
         REDIS_ERRORS,
         "Failed Redis command attempts, by kind: connection, timeout, pool, response."
-    );
-    metrics::describe_gauge!(
-        REDIS_POOL_SIZE,
-        "Redis connections currently in the pool (idle and in use)."
-    );
-    metrics::describe_gauge!(REDIS_POOL_AVAILABLE, "Idle Redis connections in the pool.");
-    metrics::describe_gauge!(
-        REDIS_POOL_WAITING,
-        "Requests waiting for a pooled Redis connection."
     );
 }

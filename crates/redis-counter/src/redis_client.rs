@@ -14,10 +14,7 @@
 //! deadline): under load a long retry only piles up waiting requests, while a restart blip of a
 //! fraction of a second is still absorbed.
 
-use crate::metric_names::{
-    ERROR_KINDS, REDIS_COMMAND_DURATION, REDIS_ERRORS, REDIS_POOL_AVAILABLE, REDIS_POOL_SIZE,
-    REDIS_POOL_WAITING,
-};
+use crate::metric_names::{ERROR_KINDS, POOL_GAUGES, REDIS_COMMAND_DURATION, REDIS_ERRORS};
 use crate::redis_pool::{Manager, Pool, PoolError, SharedConnection};
 use crate::redis_url::RedisTarget;
 use crate::{Applied, Error, RedisErrorKind};
@@ -25,6 +22,7 @@ use deadpool::Runtime;
 use deadpool::managed::{QueueMode, TimeoutType, Timeouts};
 use opentelemetry::{KeyValue, StringValue};
 use redis::FromRedisValue;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use telemetry::semconv::attribute as semconv;
@@ -78,9 +76,6 @@ struct Inner {
 struct Instruments {
     incr: CommandInstruments,
     ping: CommandInstruments,
-    pool_size: metrics::Gauge,
-    pool_available: metrics::Gauge,
-    pool_waiting: metrics::Gauge,
 }
 
 /// One command's name, its `db.query.text` and its `redis_client_command_duration_seconds`
@@ -110,9 +105,6 @@ impl Instruments {
         Self {
             incr: CommandInstruments::new("INCR", "INCR ?"),
             ping: CommandInstruments::new("PING", "PING"),
-            pool_size: metrics::gauge!(REDIS_POOL_SIZE),
-            pool_available: metrics::gauge!(REDIS_POOL_AVAILABLE),
-            pool_waiting: metrics::gauge!(REDIS_POOL_WAITING),
         }
     }
 }
@@ -170,9 +162,18 @@ impl RedisClient {
         self.0.ping().await
     }
 
-    /// Sets the pool gauges from deadpool's counters.
-    pub fn record_pool_status(&self) {
-        self.0.record_pool_status();
+    /// Appends the pool gauges (Prometheus text), read from deadpool now: a scrape sees the pool
+    /// as it is, and no command pays for keeping gauges up to date (deadpool's status takes the
+    /// lock its checkouts take).
+    pub fn render_pool_status(&self, out: &mut String) {
+        let status = self.0.pool.status();
+        let values = [status.size, status.available, status.waiting];
+        for ((name, help), value) in POOL_GAUGES.iter().zip(values) {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+            );
+        }
     }
 }
 
@@ -187,13 +188,6 @@ impl Inner {
         self.query::<String>(&self.instruments.ping, &redis::cmd("PING"))
             .await
             .map(|_| ())
-    }
-
-    fn record_pool_status(&self) {
-        let status = self.pool.status();
-        self.instruments.pool_size.set(status.size as f64);
-        self.instruments.pool_available.set(status.available as f64);
-        self.instruments.pool_waiting.set(status.waiting as f64);
     }
 
     /// Runs one command under a client span, measured. Commands issued outside any span (the
@@ -259,7 +253,6 @@ impl Inner {
                 None => span.set_error(kind.as_str()),
             }
         }
-        self.record_pool_status();
         result
     }
 
