@@ -16,7 +16,7 @@ use crate::span_attributes;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
-use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceId};
+use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -182,6 +182,7 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
     let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
         trace_id: sc.trace_id(),
         span_id: sc.span_id(),
+        flags: sc.trace_flags(),
     });
     Started {
         cx,
@@ -205,6 +206,8 @@ struct Started {
 struct SpanIds {
     trace_id: TraceId,
     span_id: SpanId,
+    /// Sampled, and whatever other flags the span carries (W3C Level 2's random trace id).
+    flags: TraceFlags,
 }
 
 /// `url.scheme`: the original client's scheme when a proxy says so, else the request's own.
@@ -230,9 +233,10 @@ fn traceresponse(ids: SpanIds) -> Option<HeaderValue> {
             pair[1] = DIGITS[usize::from(byte & 0x0f)];
         }
     }
-    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
     hex(&ids.trace_id.to_bytes(), &mut value[3..35]);
     hex(&ids.span_id.to_bytes(), &mut value[36..52]);
+    hex(&[ids.flags.to_u8()], &mut value[53..55]);
     HeaderValue::from_bytes(&value).ok()
 }
 
