@@ -161,7 +161,7 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
             span: None,
         };
     };
-    let (cx, sc) = match server.start(route.span_name(method), &parent, SERVER_SPAN_ATTRIBUTES) {
+    let (cx, ids) = match server.start(route.span_name(method), &parent, SERVER_SPAN_ATTRIBUTES) {
         ServerSpan::Recorded(mut span) => {
             let label = METHODS[method];
             span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_METHOD, label));
@@ -171,19 +171,21 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
                 span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, template));
             }
             span_attributes::add_request_attributes(&mut span, request, label, template);
-            let sc = span.span_context().clone();
-            (parent.with_span(span), sc)
+            // Only a sampled span is exported: only it has a trace for an exemplar or
+            // `traceresponse` (a recorded one may still be unsampled: `RecordOnly`).
+            let sc = span.span_context();
+            let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
+                trace_id: sc.trace_id(),
+                span_id: sc.span_id(),
+                flags: sc.trace_flags(),
+            });
+            (parent.with_span(span), ids)
         }
-        // Nothing is recorded: the context needs only the span's ids and flags (what child spans,
-        // log lines and outgoing `traceparent`s read), not a boxed SDK span behind a mutex.
-        ServerSpan::NotRecorded(sc) => (parent.with_remote_span_context(sc.clone()), sc),
+        // Nothing is recorded (the sampler dropped it, so it is not sampled either): the context
+        // needs only the span's ids and flags (what child spans, log lines and outgoing
+        // `traceparent`s read), not a boxed SDK span behind a mutex.
+        ServerSpan::NotRecorded(sc) => (parent.with_remote_span_context(sc), None),
     };
-    // Only a sampled span is exported: only it has a trace for an exemplar or `traceresponse`.
-    let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
-        trace_id: sc.trace_id(),
-        span_id: sc.span_id(),
-        flags: sc.trace_flags(),
-    });
     Started {
         cx,
         attach: true,
