@@ -169,10 +169,8 @@ impl RedisClient {
         let status = self.0.pool.status();
         let values = [status.size, status.available, status.waiting];
         for ((name, help), value) in POOL_GAUGES.iter().zip(values) {
-            let _ = write!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-            );
+            telemetry::write_family(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
         }
     }
 }

@@ -50,6 +50,14 @@ where
     }
 }
 
+/// Starts a family in an [`Exposition`]: its `# HELP` and `# TYPE` lines (`kind`: `counter`,
+/// `gauge`, ...); its samples follow.
+pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
 /// `/metrics` (OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
 /// `/readyz` (the check passes).
 pub fn ops_router<S, R>(readiness: R) -> Router<S>

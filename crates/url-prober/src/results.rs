@@ -13,6 +13,7 @@ use crate::probe::{Outcome, ResultKind};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
+use telemetry::write_family;
 // parking_lot's Mutex does not poison: a panic elsewhere never stops /queryurl or /metrics.
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -178,7 +179,7 @@ impl Registry {
 
 /// `sample_external_url_up`: seed 003's gauge, for URLs probed at least once.
 fn render_up(out: &mut String, urls: &[UrlState]) {
-    family(
+    write_family(
         out,
         "sample_external_url_up",
         "gauge",
@@ -195,7 +196,7 @@ fn render_up(out: &mut String, urls: &[UrlState]) {
 
 /// `sample_external_url_response_ms`: seed 003's gauge, for URLs probed at least once.
 fn render_response_ms(out: &mut String, urls: &[UrlState]) {
-    family(
+    write_family(
         out,
         "sample_external_url_response_ms",
         "gauge",
@@ -213,7 +214,7 @@ fn render_response_ms(out: &mut String, urls: &[UrlState]) {
 /// `probe_duration_seconds`: a histogram per URL.
 fn render_duration(out: &mut String, urls: &[UrlState]) {
     let name = "probe_duration_seconds";
-    family(
+    write_family(
         out,
         name,
         "histogram",
@@ -233,7 +234,7 @@ fn render_duration(out: &mut String, urls: &[UrlState]) {
 
 /// `probe_results_total`: one counter per URL and [`ResultKind`], zeros included.
 fn render_results(out: &mut String, urls: &[UrlState]) {
-    family(
+    write_family(
         out,
         "probe_results_total",
         "counter",
@@ -253,7 +254,7 @@ fn render_results(out: &mut String, urls: &[UrlState]) {
 
 /// `probe_skipped_total`: ticks that found the previous probe of the URL still running.
 fn render_skipped(out: &mut String, urls: &[UrlState]) {
-    family(
+    write_family(
         out,
         "probe_skipped_total",
         "counter",
@@ -271,11 +272,6 @@ fn render_skipped(out: &mut String, urls: &[UrlState]) {
 
 fn millis(outcome: &Outcome) -> f64 {
     outcome.elapsed.as_secs_f64() * 1000.0
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// Label value escaping of the text format: backslash, double quote, newline.
