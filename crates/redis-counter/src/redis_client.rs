@@ -64,11 +64,6 @@ struct Inner {
     target: RedisTarget,
     policy: RetryPolicy,
     instruments: Instruments,
-    /// The server is addressed by an IP address, which is then also the connection's peer.
-    peer_is_server: bool,
-    /// The target's strings as span attribute values, shared by every span (no copy per span).
-    span_db_namespace: StringValue,
-    span_server_address: StringValue,
 }
 
 /// Metric handles, registered once: looking a metric up by name and labels on every command
@@ -78,22 +73,46 @@ struct Instruments {
     ping: CommandInstruments,
 }
 
-/// One command's name, its `db.query.text` and its `redis_client_command_duration_seconds`
-/// series.
+/// One command's name, its client span's constant attributes and its
+/// `redis_client_command_duration_seconds` series.
 struct CommandInstruments {
     name: &'static str,
-    /// The command as the conventions' `db.query.text` wants it: literal values replaced by `?`,
-    /// so no key or value reaches a span.
-    query_text: &'static str,
+    /// The span's attributes that are the same for every call: the Redis client span of the
+    /// database conventions. `db.query.text` has literal values replaced by `?`, so no key or value
+    /// reaches a span; `db.namespace` is the database index the connection was opened with (no
+    /// command switches it).
+    span: telemetry::ClientSpanTemplate,
     ok: metrics::Histogram,
     error: metrics::Histogram,
 }
 
 impl CommandInstruments {
-    fn new(name: &'static str, query_text: &'static str) -> Self {
+    fn new(name: &'static str, query_text: &'static str, target: &RedisTarget) -> Self {
+        let server_address = StringValue::from(Arc::<str>::from(target.server_address.as_str()));
+        let mut attributes = vec![
+            KeyValue::new(semconv::DB_SYSTEM_NAME, "redis"),
+            KeyValue::new(semconv::DB_OPERATION_NAME, name),
+            KeyValue::new(
+                semconv::DB_NAMESPACE,
+                StringValue::from(Arc::<str>::from(target.db_namespace.as_str())),
+            ),
+            KeyValue::new(semconv::DB_QUERY_TEXT, query_text),
+            KeyValue::new(semconv::SERVER_ADDRESS, server_address.clone()),
+        ];
+        if let Some(port) = target.server_port {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+        // The peer is the server itself when it is addressed by IP (no DNS in between); the
+        // pooled connection does not expose its socket otherwise.
+        if target.server_address.parse::<std::net::IpAddr>().is_ok() {
+            attributes.push(KeyValue::new(semconv::NETWORK_PEER_ADDRESS, server_address));
+            if let Some(port) = target.server_port {
+                attributes.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(port)));
+            }
+        }
         Self {
             name,
-            query_text,
+            span: telemetry::ClientSpanTemplate::new(name, attributes),
             ok: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "ok"),
             error: metrics::histogram!(REDIS_COMMAND_DURATION, "command" => name, "outcome" => "error"),
         }
@@ -101,10 +120,10 @@ impl CommandInstruments {
 }
 
 impl Instruments {
-    fn new() -> Self {
+    fn new(target: &RedisTarget) -> Self {
         Self {
-            incr: CommandInstruments::new("INCR", "INCR ?"),
-            ping: CommandInstruments::new("PING", "PING"),
+            incr: CommandInstruments::new("INCR", "INCR ?", target),
+            ping: CommandInstruments::new("PING", "PING", target),
         }
     }
 }
@@ -136,14 +155,9 @@ impl RedisClient {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             pool,
-            peer_is_server: target.server_address.parse::<std::net::IpAddr>().is_ok(),
-            span_db_namespace: StringValue::from(Arc::<str>::from(target.db_namespace.as_str())),
-            span_server_address: StringValue::from(Arc::<str>::from(
-                target.server_address.as_str(),
-            )),
+            instruments: Instruments::new(&target),
             target,
             policy,
-            instruments: Instruments::new(),
         })))
     }
 
@@ -198,33 +212,8 @@ impl Inner {
         cmd: &redis::Cmd,
     ) -> Result<T, Error> {
         let operation = command.name;
-        // The Redis client span of the database semantic conventions (none outside a trace).
-        // `db.namespace` is the database index the connection was opened with (no command
-        // switches it).
-        let mut span = telemetry::ClientSpan::start(operation, |attributes| {
-            let target = &self.target;
-            attributes.extend([
-                KeyValue::new(semconv::DB_SYSTEM_NAME, "redis"),
-                KeyValue::new(semconv::DB_OPERATION_NAME, operation),
-                KeyValue::new(semconv::DB_NAMESPACE, self.span_db_namespace.clone()),
-                KeyValue::new(semconv::DB_QUERY_TEXT, command.query_text),
-                KeyValue::new(semconv::SERVER_ADDRESS, self.span_server_address.clone()),
-            ]);
-            if let Some(port) = target.server_port {
-                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
-            // The peer is the server itself when it is addressed by IP (no DNS in between);
-            // the pooled connection does not expose its socket otherwise.
-            if self.peer_is_server {
-                attributes.push(KeyValue::new(
-                    semconv::NETWORK_PEER_ADDRESS,
-                    self.span_server_address.clone(),
-                ));
-                if let Some(port) = target.server_port {
-                    attributes.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(port)));
-                }
-            }
-        });
+        // The Redis client span (none outside a trace).
+        let mut span = telemetry::ClientSpan::start_from(&command.span);
         let start = Instant::now();
         let result = self.attempts::<T>(operation, cmd, &span).await;
         let duration = if result.is_ok() {
@@ -258,7 +247,7 @@ impl Inner {
         &self,
         operation: &'static str,
         cmd: &redis::Cmd,
-        span: &telemetry::ClientSpan,
+        span: &telemetry::ClientSpan<'_>,
     ) -> Result<T, Error> {
         let deadline = tokio::time::Instant::now() + self.policy.checkout_deadline;
         let mut attempt: u32 = 1;

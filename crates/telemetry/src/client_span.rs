@@ -4,79 +4,295 @@
 //! every client reports them alike. Such a `tracing` span declares the fields
 //! (`{ semconv::attribute::NETWORK_PEER_ADDRESS } = Empty`, ...).
 
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use crate::otlp_encode::{EncodedSpan, SpanFields, encode_attributes};
+use crate::processor::SpanQueue;
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, Tracer as _,
+};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample as _,
+};
 use opentelemetry_semantic_conventions::attribute as semconv;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
-/// A client span of the current request, started on the SDK's tracer directly rather than as a
-/// `tracing` span bridged by tracing-opentelemetry.
+/// Room for a client span's attributes: the database and HTTP conventions' dozen, so neither the
+/// caller's list nor the span's grows.
+const CLIENT_SPAN_ATTRIBUTES: usize = 12;
+
+/// A client span of the current request, started without a `tracing` span in between.
 ///
 /// Why: a `tracing` span with a dozen fields costs about 3 µs per call (the registry slot, every
 /// field formatted into an owned attribute, the bridge's bookkeeping at close), as much as the
 /// whole server span; for a call made on every request that doubled the tracing cost per request.
 /// Here nothing is built unless the span is recorded: outside a trace, or when the sampler drops
-/// it, [`ClientSpan::start`] returns at once and every method does nothing. Attributes are
-/// `KeyValue`s with static keys, set only for a recorded span.
+/// it, the start returns at once and every method does nothing. Attributes are `KeyValue`s with
+/// static keys, set only for a recorded span.
 ///
-/// The span ends when dropped (the SDK span's own `Drop`). Its parent is the span current when it
-/// starts (the request's server span, attached while the handler runs).
+/// With OTLP/gRPC a sampled span is not an SDK span at all: it is its ids, times, name and
+/// attributes, written into its OTLP bytes when it ends and queued for the exporter like the SDK's
+/// spans (docs/ARCHITECTURE.md, "Client spans without the SDK"). The attributes every span of a
+/// kind carries can be given once, as a [`ClientSpanTemplate`], and are then encoded once. With
+/// OTLP/HTTP (opentelemetry-otlp's exporter, which takes SDK spans) it is the SDK's span.
+///
+/// The span ends when dropped. Its parent is the span current when it starts (the request's
+/// server span, attached while the handler runs); it is not made current itself.
 #[derive(Debug)]
-pub struct ClientSpan(Option<opentelemetry_sdk::trace::Span>);
+pub struct ClientSpan<'a>(Recorded<'a>);
 
-impl ClientSpan {
+// One per call, kept on the caller's stack: boxing the large variants would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Recorded<'a> {
+    No,
+    Sdk(opentelemetry_sdk::trace::Span),
+    Direct(DirectSpan<'a>),
+}
+
+/// A client span's name and the attributes every span of it carries (a Redis command's target,
+/// operation and query text): with OTLP/gRPC they are encoded once, not for every span.
+#[derive(Debug)]
+pub struct ClientSpanTemplate {
+    name: &'static str,
+    attributes: Vec<KeyValue>,
+    encoded: OnceLock<Vec<u8>>,
+}
+
+impl ClientSpanTemplate {
+    pub fn new(name: &'static str, attributes: Vec<KeyValue>) -> Self {
+        Self {
+            name,
+            attributes,
+            encoded: OnceLock::new(),
+        }
+    }
+}
+
+impl ClientSpan<'static> {
     /// Starts client span `name` under the current span; `attributes` runs only if the span is
     /// recorded, so the caller formats nothing for an unrecorded one. No current span (not in a
     /// trace: e.g. a readiness probe), tracing off, or telemetry suppressed: no span.
     pub fn start(name: &'static str, attributes: impl FnOnce(&mut Vec<KeyValue>)) -> Self {
-        let Some(tracer) = crate::server_span::sdk_tracer() else {
-            return Self(None);
+        Self::begin(name, &[], 0, attributes, Vec::new)
+    }
+}
+
+impl<'a> ClientSpan<'a> {
+    /// Starts a span of `template` under the current span, as [`ClientSpan::start`] does.
+    pub fn start_from(template: &'a ClientSpanTemplate) -> Self {
+        let encoded = match DIRECT.get() {
+            Some(direct) => template
+                .encoded
+                .get_or_init(|| encode_attributes(&template.attributes, direct.value_length_limit))
+                .as_slice(),
+            None => &[],
+        };
+        Self::begin(
+            template.name,
+            encoded,
+            template.attributes.len(),
+            |_| {},
+            || template.attributes.clone(),
+        )
+    }
+
+    /// `encoded` (`encoded_count` attributes) and what `attributes` adds make a direct span's
+    /// attributes; an SDK span gets `sdk_attributes()` and what `attributes` adds.
+    fn begin(
+        name: &'static str,
+        encoded: &'a [u8],
+        encoded_count: usize,
+        attributes: impl FnOnce(&mut Vec<KeyValue>),
+        sdk_attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Self {
+        let Some(server) = crate::server_span::server_tracer() else {
+            return Self(Recorded::No);
         };
         let parent = Context::current();
         if !parent.has_active_span() || parent.is_telemetry_suppressed() {
-            return Self(None);
+            return Self(Recorded::No);
         }
+        if let Some(direct) = DIRECT.get() {
+            let parent_span = parent.span();
+            let psc = parent_span.span_context();
+            if psc.is_valid() {
+                let decision = server.sampler().should_sample(
+                    Some(&parent),
+                    psc.trace_id(),
+                    name,
+                    &SpanKind::Client,
+                    &[],
+                    &[],
+                );
+                match decision.decision {
+                    SamplingDecision::Drop => return Self(Recorded::No),
+                    SamplingDecision::RecordAndSample => {
+                        let mut values = Vec::with_capacity(CLIENT_SPAN_ATTRIBUTES);
+                        attributes(&mut values);
+                        let mut span = DirectSpan {
+                            context: SpanContext::new(
+                                psc.trace_id(),
+                                RandomIdGenerator::default().new_span_id(),
+                                psc.trace_flags().with_sampled(true),
+                                false,
+                                decision.trace_state,
+                            ),
+                            parent_span_id: psc.span_id(),
+                            parent_span_is_remote: psc.is_remote(),
+                            name,
+                            start_time: opentelemetry::time::now(),
+                            encoded,
+                            encoded_count,
+                            attributes: values,
+                            dropped_attributes_count: 0,
+                            status: Status::Unset,
+                            direct,
+                        };
+                        span.limit_attributes();
+                        return Self(Recorded::Direct(span));
+                    }
+                    // Recorded but not sampled: the SDK's span (which our processor drops).
+                    SamplingDecision::RecordOnly => {}
+                }
+            }
+        }
+        let tracer = server.tracer();
+        // The SDK keeps the builder's `Vec` as the span's attributes: with room made here, the
+        // attributes set below never grow it.
         let mut span = tracer
             .span_builder(name)
             .with_kind(SpanKind::Client)
+            .with_attributes(Vec::with_capacity(CLIENT_SPAN_ATTRIBUTES))
             .start_with_context(tracer, &parent);
         if !span.is_recording() {
-            return Self(None);
+            return Self(Recorded::No);
         }
-        let mut values = Vec::with_capacity(12);
+        let mut values = sdk_attributes();
+        values.reserve(CLIENT_SPAN_ATTRIBUTES.saturating_sub(values.len()));
         attributes(&mut values);
         span.set_attributes(values);
-        Self(Some(span))
+        Self(Recorded::Sdk(span))
     }
 
     /// Sets one attribute (nothing if the span is not recorded).
     pub fn set_attribute(&mut self, attribute: KeyValue) {
-        if let Some(span) = &mut self.0 {
-            span.set_attribute(attribute);
+        match &mut self.0 {
+            Recorded::No => {}
+            Recorded::Sdk(span) => span.set_attribute(attribute),
+            Recorded::Direct(span) => {
+                span.attributes.push(attribute);
+                span.limit_attributes();
+            }
         }
     }
 
     /// Marks the span failed: status `Error` and `error.type` (a low-cardinality class of error,
     /// as the conventions want it).
     pub fn set_error(&mut self, error_type: impl Into<opentelemetry::StringValue>) {
-        if let Some(span) = &mut self.0 {
-            span.set_status(Status::error(""));
-            span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type.into()));
+        let error_type = KeyValue::new(semconv::ERROR_TYPE, error_type.into());
+        match &mut self.0 {
+            Recorded::No => {}
+            Recorded::Sdk(span) => {
+                span.set_status(Status::error(""));
+                span.set_attribute(error_type);
+            }
+            Recorded::Direct(span) => {
+                span.status = Status::error("");
+                span.attributes.push(error_type);
+                span.limit_attributes();
+            }
         }
     }
 
     /// Runs `f` with this span as the current one for log lines (their `trace_id`/`span_id`),
     /// or as it is when the span is not recorded.
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.0 {
-            Some(span) => {
-                let _attached = Context::current()
-                    .with_remote_span_context(span.span_context().clone())
-                    .attach();
-                f()
-            }
-            None => f(),
+        let context = match &self.0 {
+            Recorded::No => return f(),
+            Recorded::Sdk(span) => span.span_context(),
+            Recorded::Direct(span) => &span.context,
+        };
+        let _attached = Context::current()
+            .with_remote_span_context(context.clone())
+            .attach();
+        f()
+    }
+}
+
+/// A sampled client span made without the SDK: encoded and queued when dropped.
+#[derive(Debug)]
+struct DirectSpan<'a> {
+    context: SpanContext,
+    parent_span_id: SpanId,
+    parent_span_is_remote: bool,
+    name: &'static str,
+    start_time: SystemTime,
+    /// The template's attributes, already encoded.
+    encoded: &'a [u8],
+    encoded_count: usize,
+    attributes: Vec<KeyValue>,
+    dropped_attributes_count: u32,
+    status: Status,
+    direct: &'static DirectSpans,
+}
+
+impl DirectSpan<'_> {
+    /// The SDK's attribute count limit (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`): the first ones are kept,
+    /// the others counted.
+    fn limit_attributes(&mut self) {
+        let room = self
+            .direct
+            .max_attributes
+            .saturating_sub(self.encoded_count);
+        if self.attributes.len() > room {
+            self.dropped_attributes_count += (self.attributes.len() - room) as u32;
+            self.attributes.truncate(room);
         }
     }
+}
+
+impl Drop for DirectSpan<'_> {
+    fn drop(&mut self) {
+        let fields = SpanFields {
+            context: &self.context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_span_is_remote,
+            name: self.name,
+            kind: &SpanKind::Client,
+            start_time: self.start_time,
+            end_time: opentelemetry::time::now(),
+            encoded_attributes: self.encoded,
+            attributes: &self.attributes,
+            dropped_attributes_count: self.dropped_attributes_count,
+            events: None,
+            links: None,
+            status: &self.status,
+        };
+        let span = EncodedSpan::from_fields(
+            self.direct.scope.clone(),
+            &fields,
+            self.direct.value_length_limit,
+        );
+        self.direct.queue.push(span);
+    }
+}
+
+/// Where direct spans go: the OTLP/gRPC exporter's queue, under the scope the SDK's spans of this
+/// crate have, with the limits the SDK applies to its own.
+#[derive(Debug)]
+pub(crate) struct DirectSpans {
+    pub queue: Arc<SpanQueue<EncodedSpan>>,
+    pub scope: InstrumentationScope,
+    pub max_attributes: usize,
+    pub value_length_limit: usize,
+}
+
+static DIRECT: OnceLock<DirectSpans> = OnceLock::new();
+
+/// Makes sampled client spans direct spans queued on `direct.queue` (OTLP/gRPC only).
+pub(crate) fn install_direct(direct: DirectSpans) {
+    let _ = DIRECT.set(direct);
 }
 
 /// `server.address` of a URL: its host, an IPv6 address without brackets.

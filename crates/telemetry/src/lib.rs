@@ -43,7 +43,7 @@ mod server_span;
 mod span_attributes;
 mod tracer;
 
-pub use client_span::{ClientSpan, record_response, server_address};
+pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
 pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
 pub use error::TelemetryError;
 pub use exposition::{ExpositionFormat, render_exposition};

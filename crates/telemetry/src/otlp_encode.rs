@@ -14,13 +14,13 @@
 //! String attribute values are cut to the length limit as they are written.
 
 use crate::redact::truncate;
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceState};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_proto::tonic::common::v1 as proto_common;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use prost::Message as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -120,13 +120,109 @@ pub(crate) struct EncodedSpan {
 impl EncodedSpan {
     /// Encodes `span`, string attribute values cut to `limit` characters.
     pub(crate) fn new(span: SpanData, limit: usize) -> Self {
-        let mut bytes = Vec::with_capacity(size_hint(&span, limit));
-        encode_span(&span, limit, &mut bytes);
+        let fields = SpanFields {
+            context: &span.span_context,
+            parent_span_id: span.parent_span_id,
+            parent_span_is_remote: span.parent_span_is_remote,
+            name: &span.name,
+            kind: &span.span_kind,
+            start_time: span.start_time,
+            end_time: span.end_time,
+            encoded_attributes: &[],
+            attributes: &span.attributes,
+            dropped_attributes_count: span.dropped_attributes_count,
+            events: Some(&span.events),
+            links: Some(&span.links),
+            status: &span.status,
+        };
+        let bytes = fields.encode(limit);
         Self {
             scope: span.instrumentation_scope,
             bytes,
         }
     }
+
+    /// A span the SDK never saw (`ClientSpan`'s direct spans), under `scope`.
+    pub(crate) fn from_fields(
+        scope: InstrumentationScope,
+        fields: &SpanFields<'_>,
+        limit: usize,
+    ) -> Self {
+        Self {
+            scope,
+            bytes: fields.encode(limit),
+        }
+    }
+}
+
+/// What a `Span` message is written from: an SDK span's data, or the fields of a span made without
+/// the SDK.
+pub(crate) struct SpanFields<'a> {
+    pub context: &'a SpanContext,
+    pub parent_span_id: SpanId,
+    pub parent_span_is_remote: bool,
+    pub name: &'a str,
+    pub kind: &'a SpanKind,
+    pub start_time: SystemTime,
+    pub end_time: SystemTime,
+    /// Attributes already written as `Span.attributes` entries ([`encode_attributes`]); they come
+    /// before `attributes`.
+    pub encoded_attributes: &'a [u8],
+    pub attributes: &'a [KeyValue],
+    pub dropped_attributes_count: u32,
+    pub events: Option<&'a SpanEvents>,
+    pub links: Option<&'a SpanLinks>,
+    pub status: &'a Status,
+}
+
+impl SpanFields<'_> {
+    fn encode(&self, limit: usize) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.size_hint(limit));
+        encode_span(self, limit, &mut bytes);
+        bytes
+    }
+
+    /// About the encoded size of a span (a little more for the usual span), so its buffer is
+    /// allocated once.
+    fn size_hint(&self, limit: usize) -> usize {
+        fn attributes(attributes: &[KeyValue], limit: usize) -> usize {
+            attributes
+                .iter()
+                .map(|kv| {
+                    let value = match &kv.value {
+                        Value::String(s) => s.as_str().len().min(limit.saturating_mul(4)),
+                        _ => 16,
+                    };
+                    kv.key.as_str().len() + value + 8
+                })
+                .sum()
+        }
+        96 + self.name.len()
+            + self.encoded_attributes.len()
+            + attributes(self.attributes, limit)
+            + self.events.map_or(0, |events| {
+                events
+                    .iter()
+                    .map(|e| 32 + e.name.len() + attributes(&e.attributes, limit))
+                    .sum::<usize>()
+            })
+            + self.links.map_or(0, |links| {
+                links
+                    .iter()
+                    .map(|l| 48 + attributes(&l.attributes, limit))
+                    .sum::<usize>()
+            })
+    }
+}
+
+/// `attributes` as `Span.attributes` entries, to be written into spans as they are
+/// ([`SpanFields::encoded_attributes`]): attributes every span of a kind carries are encoded once.
+pub(crate) fn encode_attributes(attributes: &[KeyValue], limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for attribute in attributes {
+        put_key_value(&mut out, 9, attribute, limit);
+    }
+    out
 }
 
 /// The start of a `ScopeSpans` message: its `scope` field (the spans follow).
@@ -137,38 +233,9 @@ fn scope_header(scope: &InstrumentationScope) -> Vec<u8> {
     header
 }
 
-/// About the encoded size of a span (a little more for the usual span), so its buffer is
-/// allocated once.
-fn size_hint(span: &SpanData, limit: usize) -> usize {
-    fn attributes(attributes: &[KeyValue], limit: usize) -> usize {
-        attributes
-            .iter()
-            .map(|kv| {
-                let value = match &kv.value {
-                    Value::String(s) => s.as_str().len().min(limit.saturating_mul(4)),
-                    _ => 16,
-                };
-                kv.key.as_str().len() + value + 8
-            })
-            .sum()
-    }
-    96 + span.name.len()
-        + attributes(&span.attributes, limit)
-        + span
-            .events
-            .iter()
-            .map(|e| 32 + e.name.len() + attributes(&e.attributes, limit))
-            .sum::<usize>()
-        + span
-            .links
-            .iter()
-            .map(|l| 48 + attributes(&l.attributes, limit))
-            .sum::<usize>()
-}
-
 /// One `Span` message (trace.proto), fields in tag order, defaults left out as prost does.
-fn encode_span(span: &SpanData, limit: usize, out: &mut Vec<u8>) {
-    let context = &span.span_context;
+fn encode_span(span: &SpanFields<'_>, limit: usize, out: &mut Vec<u8>) {
+    let context = span.context;
     put_len_field(out, 1, &context.trace_id().to_bytes());
     put_len_field(out, 2, &context.span_id().to_bytes());
     put_trace_state(out, 3, context.trace_state());
@@ -176,14 +243,17 @@ fn encode_span(span: &SpanData, limit: usize, out: &mut Vec<u8>) {
         put_len_field(out, 4, &span.parent_span_id.to_bytes());
     }
     put_len_field_nonempty(out, 5, span.name.as_bytes());
-    put_varint_field(out, 6, span_kind(&span.span_kind));
+    put_varint_field(out, 6, span_kind(span.kind));
     put_fixed64_field(out, 7, unix_nanos(span.start_time));
     put_fixed64_field(out, 8, unix_nanos(span.end_time));
-    for attribute in &span.attributes {
+    out.extend_from_slice(span.encoded_attributes);
+    for attribute in span.attributes {
         put_key_value(out, 9, attribute, limit);
     }
     put_varint_field(out, 10, u64::from(span.dropped_attributes_count));
-    for event in span.events.iter() {
+    let no_events = SpanEvents::default();
+    let events = span.events.unwrap_or(&no_events);
+    for event in events.iter() {
         put_message(out, 11, |out| {
             put_fixed64_field(out, 1, unix_nanos(event.timestamp));
             put_len_field_nonempty(out, 2, event.name.as_bytes());
@@ -193,8 +263,10 @@ fn encode_span(span: &SpanData, limit: usize, out: &mut Vec<u8>) {
             put_varint_field(out, 4, u64::from(event.dropped_attributes_count));
         });
     }
-    put_varint_field(out, 12, u64::from(span.events.dropped_count));
-    for link in span.links.iter() {
+    put_varint_field(out, 12, u64::from(events.dropped_count));
+    let no_links = SpanLinks::default();
+    let links = span.links.unwrap_or(&no_links);
+    for link in links.iter() {
         let linked = &link.span_context;
         put_message(out, 13, |out| {
             put_len_field(out, 1, &linked.trace_id().to_bytes());
@@ -211,10 +283,10 @@ fn encode_span(span: &SpanData, limit: usize, out: &mut Vec<u8>) {
             );
         });
     }
-    put_varint_field(out, 14, u64::from(span.links.dropped_count));
+    put_varint_field(out, 14, u64::from(links.dropped_count));
     // Status is always present, even when unset (an empty message).
     put_message(out, 15, |out| {
-        let (code, message) = match &span.status {
+        let (code, message) = match span.status {
             Status::Unset => (0, ""),
             Status::Ok => (1, ""),
             Status::Error { description } => (2, description.as_ref()),

@@ -112,17 +112,52 @@ impl<E: SpanExporter> QueuedExporter for SdkExporter<E> {
 }
 
 pub(crate) struct BoundedBatchProcessor<T> {
-    spans: SyncSender<T>,
+    queue: Arc<SpanQueue<T>>,
     prepare: fn(SpanData) -> T,
     control: Mutex<Sender<Control>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+/// The sending side of the queue: what a thread that ends a span needs to hand it over. Shared
+/// with spans that are queued without going through the SDK (`ClientSpan`'s direct spans).
+pub(crate) struct SpanQueue<T> {
+    spans: SyncSender<T>,
     /// To wake the worker: it sleeps between exports, so a request never pays for a wake-up
     /// (a syscall) except the one that fills the queue to `wake_at`.
     worker_thread: std::thread::Thread,
     /// Spans handed to the queue and not yet taken by the worker.
     queued: Arc<AtomicUsize>,
     wake_at: usize,
-    shut_down: AtomicBool,
+}
+
+impl<T> std::fmt::Debug for SpanQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanQueue")
+            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .field("wake_at", &self.wake_at)
+            .finish()
+    }
+}
+
+impl<T> SpanQueue<T> {
+    /// Queues a finished span, or counts it in `otel_spans_dropped_total` when it cannot be
+    /// (the queue is full, or the worker has ended).
+    pub(crate) fn push(&self, span: T) {
+        // Counted before the send, so the worker never takes more than was counted.
+        let queued = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
+        match self.spans.try_send(span) {
+            Ok(()) => {
+                if queued == self.wake_at {
+                    self.worker_thread.unpark();
+                }
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                metrics::counter!(SPANS_DROPPED).increment(1);
+            }
+        }
+    }
 }
 
 /// How long flush and shutdown wait for the worker before giving up (the worker itself is
@@ -134,8 +169,7 @@ const POLL: Duration = Duration::from_millis(50);
 impl<T> std::fmt::Debug for BoundedBatchProcessor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoundedBatchProcessor")
-            .field("queued", &self.queued.load(Ordering::Relaxed))
-            .field("wake_at", &self.wake_at)
+            .field("queue", &self.queue)
             .finish()
     }
 }
@@ -195,15 +229,22 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
         // arrive while it wakes up and exports.
         let wake_at = (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size);
         Ok(Self {
-            spans,
+            queue: Arc::new(SpanQueue {
+                spans,
+                worker_thread: worker.thread().clone(),
+                queued,
+                wake_at,
+            }),
             prepare: E::prepare,
             control: Mutex::new(control),
-            worker_thread: worker.thread().clone(),
             worker: Mutex::new(Some(worker)),
-            queued,
-            wake_at,
             shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// The queue, for spans that are queued without the SDK.
+    pub(crate) fn queue(&self) -> Arc<SpanQueue<T>> {
+        self.queue.clone()
     }
 
     fn request(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control) -> OTelSdkResult {
@@ -212,7 +253,7 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
         if sent.is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        self.worker_thread.unpark();
+        self.queue.worker_thread.unpark();
         reply_rx
             .recv_timeout(CONTROL_WAIT)
             .map_err(|_| OTelSdkError::Timeout(CONTROL_WAIT))?
@@ -226,20 +267,7 @@ impl<T: Send + 'static> SpanProcessor for BoundedBatchProcessor<T> {
         if !span.span_context.is_sampled() {
             return;
         }
-        let span = (self.prepare)(span);
-        // Counted before the send, so the worker never takes more than was counted.
-        let queued = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
-        match self.spans.try_send(span) {
-            Ok(()) => {
-                if queued == self.wake_at {
-                    self.worker_thread.unpark();
-                }
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queued.fetch_sub(1, Ordering::AcqRel);
-                metrics::counter!(SPANS_DROPPED).increment(1);
-            }
-        }
+        self.queue.push((self.prepare)(span));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

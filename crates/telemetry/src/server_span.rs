@@ -36,11 +36,6 @@ pub(crate) fn server_tracer() -> Option<&'static ServerTracer> {
     SERVER_TRACER.get()
 }
 
-/// The SDK tracer spans of this crate are started with (instrumentation scope `telemetry`).
-pub(crate) fn sdk_tracer() -> Option<&'static SdkTracer> {
-    SERVER_TRACER.get().map(|server| &server.tracer)
-}
-
 /// A started server span.
 // Returned once per request and unpacked at once: boxing the large variant would only add an
 // allocation.
@@ -53,6 +48,14 @@ pub(crate) enum ServerSpan {
 }
 
 impl ServerTracer {
+    pub(crate) fn tracer(&self) -> &SdkTracer {
+        &self.tracer
+    }
+
+    pub(crate) fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
     /// Starts the server span `name` under `parent`; a recorded span gets room for `attributes`.
     pub(crate) fn start(
         &self,

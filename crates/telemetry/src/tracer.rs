@@ -1,13 +1,14 @@
 //! The OpenTelemetry side: OTLP exporter (gRPC: `otlp_grpc`; HTTP: opentelemetry-otlp's), sampler,
 //! resource, W3C propagators.
 
+use crate::client_span::{self, DirectSpans};
 use crate::otlp_grpc::GrpcExporter;
 use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
 use crate::server_span;
 use crate::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
-use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -18,6 +19,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The instrumentation scope of the spans this crate makes (server spans, client spans).
+const SCOPE: &str = "telemetry";
 
 /// Installs the propagators always (so incoming trace context is honoured and passed on even
 /// with the SDK disabled) and, when traces are enabled, the tracer provider.
@@ -48,14 +52,22 @@ pub(crate) fn install(
                 config.export_timeout,
                 config.headers.clone(),
             );
-            provider.with_span_processor(
-                BoundedBatchProcessor::new(
-                    move || GrpcExporter::new(&endpoint, timeout, &headers),
-                    settings,
-                    Executor::OwnRuntime,
-                )
-                .map_err(TelemetryError::Exporter)?,
+            let processor = BoundedBatchProcessor::new(
+                move || GrpcExporter::new(&endpoint, timeout, &headers),
+                settings,
+                Executor::OwnRuntime,
             )
+            .map_err(TelemetryError::Exporter)?;
+            // Sampled `ClientSpan`s skip the SDK and join the same queue, encoded.
+            client_span::install_direct(DirectSpans {
+                queue: processor.queue(),
+                scope: InstrumentationScope::builder(SCOPE).build(),
+                max_attributes: opentelemetry_sdk::trace::Config::default()
+                    .span_limits
+                    .max_attributes_per_span as usize,
+                value_length_limit: crate::redact::policy().value_length_limit,
+            });
+            provider.with_span_processor(processor)
         }
         OtlpProtocol::HttpProtobuf => {
             let (endpoint, timeout) = (config.endpoint.clone(), config.export_timeout);
@@ -89,7 +101,7 @@ pub(crate) fn install(
     .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let _ = PROVIDER.set(provider.clone());
-    server_span::install(provider.tracer("telemetry"), sampler(config.sampler));
+    server_span::install(provider.tracer(SCOPE), sampler(config.sampler));
     Ok(Some(provider))
 }
 

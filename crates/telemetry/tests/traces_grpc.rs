@@ -1,5 +1,6 @@
 //! gRPC export to a real OTLP receiver: the server span joins the caller's trace, carries the
-//! semconv attributes, follows the handler's status, and log lines carry its trace id.
+//! semconv attributes, follows the handler's status, and log lines carry its trace id; client
+//! spans (made without the SDK over gRPC) are its children.
 
 mod common;
 
@@ -93,15 +94,32 @@ async fn server_spans_join_the_callers_trace_with_semconv_attributes() {
             .status(),
         200
     );
+    assert_eq!(
+        client
+            .get(format!("{base}/lookup"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     guard.flush();
 
     let spans = receiver
         .spans_until(Duration::from_secs(10), |spans| {
-            ["GET /items/{id}", "GET /fail", "POST /teapot", "GET"]
-                .iter()
-                .all(|name| find(spans, name).is_some())
+            [
+                "GET /items/{id}",
+                "GET /fail",
+                "POST /teapot",
+                "GET",
+                "GET-ITEM",
+                "LOOKUP",
+            ]
+            .iter()
+            .all(|name| find(spans, name).is_some())
         })
         .await;
+    common::assert_lookup_spans(&spans);
     let item =
         find(&spans, "GET /items/{id}").unwrap_or_else(|| panic!("no item span in {spans:#?}"));
     assert_eq!(item.trace_id, INCOMING_TRACE, "same trace as the caller");

@@ -24,9 +24,17 @@ async fn spans_arrive_over_otlp_http() {
             .status();
         assert_eq!(status, 200);
     }
+    assert_eq!(
+        reqwest::get(format!("{base}/lookup"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let spans = receiver
-        .spans_until(Duration::from_secs(10), |spans| spans.len() >= 20)
+        .spans_until(Duration::from_secs(10), |spans| spans.len() >= 23)
         .await;
+    common::assert_lookup_spans(&spans);
     assert_eq!(
         spans.iter().filter(|s| s.name == "GET /items/{id}").count(),
         20,

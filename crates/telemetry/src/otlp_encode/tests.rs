@@ -198,3 +198,42 @@ fn varint_lengths_match_the_encoding() {
         assert_eq!(out.len(), varint_len(value), "{value}");
     }
 }
+
+#[test]
+fn attributes_encoded_ahead_make_the_same_span_as_the_sdks() {
+    // A direct client span: part of its attributes encoded once (its template), the rest set on
+    // the span, an error status; the same span from the SDK must give the very same bytes.
+    let scope = InstrumentationScope::builder("telemetry").build();
+    let mut sdk = span("INCR", &scope);
+    sdk.span_kind = SpanKind::Client;
+    sdk.parent_span_id = SpanId::from(0x00f067aa0ba902b7);
+    sdk.attributes.push(KeyValue::new("error.type", "ERR"));
+    sdk.dropped_attributes_count = 2;
+    sdk.status = Status::error("");
+    let limit = 8;
+    let expected = EncodedSpan::new(sdk.clone(), limit);
+    for split in 0..=sdk.attributes.len() {
+        let encoded = encode_attributes(&sdk.attributes[..split], limit);
+        let fields = SpanFields {
+            context: &sdk.span_context,
+            parent_span_id: sdk.parent_span_id,
+            parent_span_is_remote: sdk.parent_span_is_remote,
+            name: &sdk.name,
+            kind: &sdk.span_kind,
+            start_time: sdk.start_time,
+            end_time: sdk.end_time,
+            encoded_attributes: &encoded,
+            attributes: &sdk.attributes[split..],
+            dropped_attributes_count: sdk.dropped_attributes_count,
+            events: None,
+            links: None,
+            status: &sdk.status,
+        };
+        let direct = EncodedSpan::from_fields(scope.clone(), &fields, limit);
+        assert_eq!(
+            direct.bytes, expected.bytes,
+            "{split} attributes encoded ahead"
+        );
+        assert_eq!(direct.scope, expected.scope);
+    }
+}

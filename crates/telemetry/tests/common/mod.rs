@@ -43,6 +43,7 @@ pub fn app() -> Router {
                 "item\n"
             }),
         )
+        .route("/lookup", get(lookup))
         .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom\n") }),
@@ -62,4 +63,80 @@ pub async fn scrape(base: &str) -> String {
         .text()
         .await
         .expect("metrics body")
+}
+
+/// Two client spans, as a service makes them on every request: one from a template (constant
+/// attributes given once) that fails, one from a closure.
+async fn lookup() -> &'static str {
+    static TEMPLATE: std::sync::LazyLock<telemetry::ClientSpanTemplate> =
+        std::sync::LazyLock::new(|| {
+            telemetry::ClientSpanTemplate::new(
+                "GET-ITEM",
+                vec![
+                    opentelemetry::KeyValue::new("db.system.name", "redis"),
+                    opentelemetry::KeyValue::new("server.port", 6379_i64),
+                ],
+            )
+        });
+    {
+        let mut span = telemetry::ClientSpan::start_from(&TEMPLATE);
+        span.set_attribute(opentelemetry::KeyValue::new(
+            "db.response.status_code",
+            "ERR",
+        ));
+        span.set_error("ERR");
+    }
+    let _plain = telemetry::ClientSpan::start("LOOKUP", |attributes| {
+        attributes.push(opentelemetry::KeyValue::new("db.operation.name", "LOOKUP"));
+    });
+    "found\n"
+}
+
+/// The spans of one `/lookup` request, as a receiver got them: both client spans are children of
+/// the request's server span, in its trace, with their attributes, kind, scope and status.
+pub fn assert_lookup_spans(spans: &[testkit::ExportedSpan]) {
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} span in {spans:#?}"))
+    };
+    let server = find("GET /lookup");
+    let attribute = testkit::span_attribute;
+    for client in [find("GET-ITEM"), find("LOOKUP")] {
+        assert_eq!(client.kind, "SPAN_KIND_CLIENT", "{client:#?}");
+        assert_eq!(client.trace_id, server.trace_id, "{client:#?}");
+        assert_eq!(client.parent_span_id, server.span_id, "{client:#?}");
+        assert_eq!(client.scope, server.scope, "{client:#?}");
+        assert_eq!(client.resource, server.resource, "{client:#?}");
+        assert!(
+            client.start_time_unix_nano > 0
+                && client.start_time_unix_nano <= client.end_time_unix_nano,
+            "{client:#?}"
+        );
+    }
+    let item = find("GET-ITEM");
+    assert_eq!(attribute(item, "db.system.name").as_deref(), Some("redis"));
+    assert_eq!(attribute(item, "server.port").as_deref(), Some("6379"));
+    assert_eq!(
+        attribute(item, "db.response.status_code").as_deref(),
+        Some("ERR")
+    );
+    assert_eq!(attribute(item, "error.type").as_deref(), Some("ERR"));
+    assert_eq!(
+        item.status.as_ref().map(|s| s.code.as_str()),
+        Some("STATUS_CODE_ERROR")
+    );
+    let lookup = find("LOOKUP");
+    assert_eq!(
+        attribute(lookup, "db.operation.name").as_deref(),
+        Some("LOOKUP")
+    );
+    assert!(
+        lookup
+            .status
+            .as_ref()
+            .is_none_or(|s| s.code == "STATUS_CODE_UNSET"),
+        "{lookup:#?}"
+    );
 }
