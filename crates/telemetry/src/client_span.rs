@@ -1,21 +1,20 @@
-//! Client spans: [`ClientSpan`], a span started on the OpenTelemetry SDK directly, for calls made
+//! Client spans: [`ClientSpan`], a span made without a `tracing` span in between, for calls made
 //! on every request (redis-counter's `INCR`); and the attribute values of HTTP client spans (made
 //! with `tracing` by the services), as the OpenTelemetry HTTP semantic conventions define them, so
 //! every client reports them alike. Such a `tracing` span declares the fields
 //! (`{ semconv::attribute::NETWORK_PEER_ADDRESS } = Empty`, ...).
 
-use crate::otlp_encode::{EncodedSpan, SpanFields, encode_attributes};
-use crate::processor::SpanQueue;
+use crate::direct_span::{DirectSpan, direct_spans};
+use crate::otlp_encode::encode_attributes;
 use opentelemetry::trace::{
-    Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, Tracer as _,
+    Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
 };
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample as _,
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::sync::OnceLock;
 
 /// Room for a client span's attributes: the database and HTTP conventions' dozen, so neither the
 /// caller's list nor the span's grows.
@@ -81,7 +80,7 @@ impl ClientSpan<'static> {
 impl<'a> ClientSpan<'a> {
     /// Starts a span of `template` under the current span, as [`ClientSpan::start`] does.
     pub fn start_from(template: &'a ClientSpanTemplate) -> Self {
-        let encoded = match DIRECT.get() {
+        let encoded = match direct_spans() {
             Some(direct) => template
                 .encoded
                 .get_or_init(|| encode_attributes(&template.attributes, direct.value_length_limit))
@@ -113,7 +112,7 @@ impl<'a> ClientSpan<'a> {
         if !parent.has_active_span() || parent.is_telemetry_suppressed() {
             return Self(Recorded::No);
         }
-        if let Some(direct) = DIRECT.get() {
+        if let Some(direct) = direct_spans() {
             let parent_span = parent.span();
             let psc = parent_span.span_context();
             if psc.is_valid() {
@@ -130,27 +129,23 @@ impl<'a> ClientSpan<'a> {
                     SamplingDecision::RecordAndSample => {
                         let mut values = Vec::with_capacity(CLIENT_SPAN_ATTRIBUTES);
                         attributes(&mut values);
-                        let mut span = DirectSpan {
-                            context: SpanContext::new(
-                                psc.trace_id(),
-                                RandomIdGenerator::default().new_span_id(),
-                                psc.trace_flags().with_sampled(true),
-                                false,
-                                decision.trace_state,
-                            ),
-                            parent_span_id: psc.span_id(),
-                            parent_span_is_remote: psc.is_remote(),
+                        let context = SpanContext::new(
+                            psc.trace_id(),
+                            RandomIdGenerator::default().new_span_id(),
+                            psc.trace_flags().with_sampled(true),
+                            false,
+                            decision.trace_state,
+                        );
+                        return Self(Recorded::Direct(DirectSpan::start(
+                            direct,
+                            context,
+                            psc,
+                            SpanKind::Client,
                             name,
-                            start_time: opentelemetry::time::now(),
                             encoded,
                             encoded_count,
-                            attributes: values,
-                            dropped_attributes_count: 0,
-                            status: Status::Unset,
-                            direct,
-                        };
-                        span.limit_attributes();
-                        return Self(Recorded::Direct(span));
+                            values,
+                        )));
                     }
                     // Recorded but not sampled: the SDK's span (which our processor drops).
                     SamplingDecision::RecordOnly => {}
@@ -180,10 +175,7 @@ impl<'a> ClientSpan<'a> {
         match &mut self.0 {
             Recorded::No => {}
             Recorded::Sdk(span) => span.set_attribute(attribute),
-            Recorded::Direct(span) => {
-                span.attributes.push(attribute);
-                span.limit_attributes();
-            }
+            Recorded::Direct(span) => span.set_attribute(attribute),
         }
     }
 
@@ -198,9 +190,8 @@ impl<'a> ClientSpan<'a> {
                 span.set_attribute(error_type);
             }
             Recorded::Direct(span) => {
-                span.status = Status::error("");
-                span.attributes.push(error_type);
-                span.limit_attributes();
+                span.set_status(Status::error(""));
+                span.set_attribute(error_type);
             }
         }
     }
@@ -211,88 +202,13 @@ impl<'a> ClientSpan<'a> {
         let context = match &self.0 {
             Recorded::No => return f(),
             Recorded::Sdk(span) => span.span_context(),
-            Recorded::Direct(span) => &span.context,
+            Recorded::Direct(span) => span.span_context(),
         };
         let _attached = Context::current()
             .with_remote_span_context(context.clone())
             .attach();
         f()
     }
-}
-
-/// A sampled client span made without the SDK: encoded and queued when dropped.
-#[derive(Debug)]
-struct DirectSpan<'a> {
-    context: SpanContext,
-    parent_span_id: SpanId,
-    parent_span_is_remote: bool,
-    name: &'static str,
-    start_time: SystemTime,
-    /// The template's attributes, already encoded.
-    encoded: &'a [u8],
-    encoded_count: usize,
-    attributes: Vec<KeyValue>,
-    dropped_attributes_count: u32,
-    status: Status,
-    direct: &'static DirectSpans,
-}
-
-impl DirectSpan<'_> {
-    /// The SDK's attribute count limit (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`): the first ones are kept,
-    /// the others counted.
-    fn limit_attributes(&mut self) {
-        let room = self
-            .direct
-            .max_attributes
-            .saturating_sub(self.encoded_count);
-        if self.attributes.len() > room {
-            self.dropped_attributes_count += (self.attributes.len() - room) as u32;
-            self.attributes.truncate(room);
-        }
-    }
-}
-
-impl Drop for DirectSpan<'_> {
-    fn drop(&mut self) {
-        let fields = SpanFields {
-            context: &self.context,
-            parent_span_id: self.parent_span_id,
-            parent_span_is_remote: self.parent_span_is_remote,
-            name: self.name,
-            kind: &SpanKind::Client,
-            start_time: self.start_time,
-            end_time: opentelemetry::time::now(),
-            encoded_attributes: self.encoded,
-            attributes: &self.attributes,
-            dropped_attributes_count: self.dropped_attributes_count,
-            events: None,
-            links: None,
-            status: &self.status,
-        };
-        let span = EncodedSpan::from_fields(
-            self.direct.scope.clone(),
-            &fields,
-            self.direct.value_length_limit,
-        );
-        self.direct.queue.push(span);
-    }
-}
-
-/// Where direct spans go: the OTLP/gRPC exporter's queue, under the scope the SDK's spans of this
-/// crate have, with the limits the SDK applies to its own.
-#[derive(Debug)]
-pub(crate) struct DirectSpans {
-    pub queue: Arc<SpanQueue<EncodedSpan>>,
-    pub scope: InstrumentationScope,
-    pub max_attributes: usize,
-    pub value_length_limit: usize,
-}
-
-static DIRECT: OnceLock<DirectSpans> = OnceLock::new();
-
-/// Makes sampled client spans direct spans queued on `direct.queue` (OTLP/gRPC only).
-pub(crate) fn install_direct(direct: DirectSpans) {
-    let _ = DIRECT.set(direct);
 }
 
 /// `server.address` of a URL: its host, an IPv6 address without brackets.

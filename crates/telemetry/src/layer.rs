@@ -16,7 +16,7 @@ use crate::span_attributes;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
-use opentelemetry::trace::{Span as _, SpanId, Status, TraceContextExt, TraceFlags, TraceId};
+use opentelemetry::trace::{SpanId, Status, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -162,28 +162,11 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
         };
     };
     let (cx, ids) = match server.start(route.span_name(method), &parent, SERVER_SPAN_ATTRIBUTES) {
-        ServerSpan::Recorded(mut span) => {
-            let label = METHODS[method];
-            span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_METHOD, label));
-            span.set_attribute(KeyValue::new(semconv::URL_SCHEME, url_scheme(request)));
-            let template = route.matched.then_some(route.label);
-            if let Some(template) = template {
-                span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, template));
-            }
-            span_attributes::add_request_attributes(&mut span, request, label, template);
-            // Only a sampled span is exported: only it has a trace for an exemplar or
-            // `traceresponse` (a recorded one may still be unsampled: `RecordOnly`).
-            let sc = span.span_context();
-            let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
-                trace_id: sc.trace_id(),
-                span_id: sc.span_id(),
-                flags: sc.trace_flags(),
-            });
-            (parent.with_span(span), ids)
-        }
+        ServerSpan::Recorded(span) => recorded(span, parent, request, method, route),
+        ServerSpan::Direct(span) => recorded(span, parent, request, method, route),
         // Nothing is recorded (the sampler dropped it, so it is not sampled either): the context
         // needs only the span's ids and flags (what child spans, log lines and outgoing
-        // `traceparent`s read), not a boxed SDK span behind a mutex.
+        // `traceparent`s read), not a boxed span behind a mutex.
         ServerSpan::NotRecorded(sc) => (parent.with_remote_span_context(sc), None),
     };
     Started {
@@ -191,6 +174,37 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
         attach: true,
         span: ids,
     }
+}
+
+/// A recorded server span (the SDK's, or a direct one) filled with the request's attributes, in
+/// the request's context; its ids when it is sampled.
+fn recorded<B, S>(
+    mut span: S,
+    parent: opentelemetry::Context,
+    request: &Request<B>,
+    method: usize,
+    route: &'static Route,
+) -> (opentelemetry::Context, Option<SpanIds>)
+where
+    S: opentelemetry::trace::Span + Send + Sync + 'static,
+{
+    let label = METHODS[method];
+    span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_METHOD, label));
+    span.set_attribute(KeyValue::new(semconv::URL_SCHEME, url_scheme(request)));
+    let template = route.matched.then_some(route.label);
+    if let Some(template) = template {
+        span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, template));
+    }
+    span_attributes::add_request_attributes(&mut span, request, label, template);
+    // Only a sampled span is exported: only it has a trace for an exemplar or `traceresponse`
+    // (a recorded one may still be unsampled: `RecordOnly`).
+    let sc = span.span_context();
+    let ids = (sc.is_valid() && sc.is_sampled()).then(|| SpanIds {
+        trace_id: sc.trace_id(),
+        span_id: sc.span_id(),
+        flags: sc.trace_flags(),
+    });
+    (parent.with_span(span), ids)
 }
 
 /// What `request_context` made for a request.

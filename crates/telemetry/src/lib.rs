@@ -9,7 +9,8 @@
 //! - [`config`](TelemetryConfig): the `OTEL_*`, `RUST_LOG`, `LOG_FORMAT` settings, each bad value
 //!   a one-line error naming the variable.
 //! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted);
-//!   `otlp_grpc` + `otlp_encode`: the OTLP/gRPC exporter, writing each span's protobuf once.
+//!   `otlp_grpc` + `otlp_encode`: the OTLP/gRPC exporter, writing each span's protobuf once;
+//!   `direct_span`: with gRPC, the per-request spans made without the SDK and encoded as they end.
 //! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
 //!   `server_span`: the server span started with the sampling decision taken first;
 //!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
@@ -17,8 +18,8 @@
 //! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
 //!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
 //! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
-//! - `client_span`: [`ClientSpan`], a per-request client span started on the SDK directly; the
-//!   attributes HTTP client spans record from a response.
+//! - `client_span`: [`ClientSpan`], a per-request client span made without a `tracing` span (and,
+//!   with gRPC, without the SDK); the attributes HTTP client spans record from a response.
 //! - `logs`: JSON or pretty log lines with the current trace and span ids.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //!
@@ -26,6 +27,7 @@
 
 mod client_span;
 mod config;
+mod direct_span;
 mod error;
 mod exemplars;
 mod exposition;

@@ -142,7 +142,12 @@ impl EncodedSpan {
         }
     }
 
-    /// A span the SDK never saw (`ClientSpan`'s direct spans), under `scope`.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// A span the SDK never saw (`direct_span`), under `scope`.
     pub(crate) fn from_fields(
         scope: InstrumentationScope,
         fields: &SpanFields<'_>,

@@ -141,6 +141,17 @@ impl<T> std::fmt::Debug for SpanQueue<T> {
 }
 
 impl<T> SpanQueue<T> {
+    /// A queue onto `spans` with no worker behind it.
+    #[cfg(test)]
+    pub(crate) fn for_test(spans: SyncSender<T>) -> Self {
+        Self {
+            spans,
+            worker_thread: std::thread::current(),
+            queued: Arc::default(),
+            wake_at: usize::MAX,
+        }
+    }
+
     /// Queues a finished span, or counts it in `otel_spans_dropped_total` when it cannot be
     /// (the queue is full, or the worker has ended).
     pub(crate) fn push(&self, span: T) {

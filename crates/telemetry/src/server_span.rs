@@ -8,6 +8,7 @@
 //! provider's id generator hands them over ([`HandedOverIds`]); the SDK then asks the same sampler
 //! again and gets the same answer.
 
+use crate::direct_span::{DirectSpan, direct_spans};
 use opentelemetry::Context;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, Tracer,
@@ -41,8 +42,11 @@ pub(crate) fn server_tracer() -> Option<&'static ServerTracer> {
 // allocation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum ServerSpan {
-    /// Sampled (or recorded): the SDK's span, to fill with attributes and end.
+    /// Recorded: the SDK's span, to fill with attributes and end.
     Recorded(opentelemetry_sdk::trace::Span),
+    /// Sampled, with OTLP/gRPC: a span made without the SDK (`direct_span`), the same to fill
+    /// and end.
+    Direct(DirectSpan<'static>),
     /// Not recorded: only its span context.
     NotRecorded(SpanContext),
 }
@@ -86,6 +90,35 @@ impl ServerTracer {
                 TraceFlags::default(),
                 false,
                 decision.trace_state,
+            ));
+        }
+        if let (SamplingDecision::RecordAndSample, Some(direct)) =
+            (&decision.decision, direct_spans())
+        {
+            // What the SDK would make of this decision (opentelemetry_sdk's `trace/tracer.rs`).
+            let parent_context = if parent_context.is_valid() {
+                parent_context
+            } else {
+                &SpanContext::NONE
+            };
+            let context = SpanContext::new(
+                trace_id,
+                span_id,
+                parent_context.trace_flags().with_sampled(true),
+                false,
+                decision.trace_state,
+            );
+            let mut values = Vec::with_capacity(attributes);
+            values.extend(decision.attributes);
+            return ServerSpan::Direct(DirectSpan::start(
+                direct,
+                context,
+                parent_context,
+                SpanKind::Server,
+                name,
+                &[],
+                0,
+                values,
             ));
         }
         NEXT_IDS.set((Some(trace_id), Some(span_id)));
@@ -185,6 +218,7 @@ mod tests {
                     );
                     dropped += 1;
                 }
+                ServerSpan::Direct(_) => unreachable!("no direct spans in unit tests"),
             }
         }
         assert!(recorded > 50 && dropped > 50, "{recorded} / {dropped}");

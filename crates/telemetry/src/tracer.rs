@@ -1,7 +1,7 @@
 //! The OpenTelemetry side: OTLP exporter (gRPC: `otlp_grpc`; HTTP: opentelemetry-otlp's), sampler,
 //! resource, W3C propagators.
 
-use crate::client_span::{self, DirectSpans};
+use crate::direct_span::{self, DirectSpans};
 use crate::otlp_grpc::GrpcExporter;
 use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
 use crate::server_span;
@@ -58,13 +58,12 @@ pub(crate) fn install(
                 Executor::OwnRuntime,
             )
             .map_err(TelemetryError::Exporter)?;
-            // Sampled `ClientSpan`s skip the SDK and join the same queue, encoded.
-            client_span::install_direct(DirectSpans {
+            // Sampled server spans and `ClientSpan`s skip the SDK and join the same queue,
+            // encoded, under the scope and limits the SDK's spans have.
+            direct_span::install(DirectSpans {
                 queue: processor.queue(),
                 scope: InstrumentationScope::builder(SCOPE).build(),
-                max_attributes: opentelemetry_sdk::trace::Config::default()
-                    .span_limits
-                    .max_attributes_per_span as usize,
+                limits: opentelemetry_sdk::trace::Config::default().span_limits,
                 value_length_limit: crate::redact::policy().value_length_limit,
             });
             provider.with_span_processor(processor)
