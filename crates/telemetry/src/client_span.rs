@@ -31,7 +31,7 @@ const CLIENT_SPAN_ATTRIBUTES: usize = 12;
 ///
 /// With OTLP/gRPC a sampled span is not an SDK span at all: it is its ids, times, name and
 /// attributes, written into its OTLP bytes when it ends and queued for the exporter like the SDK's
-/// spans (docs/ARCHITECTURE.md, "Client spans without the SDK"). The attributes every span of a
+/// spans (docs/ARCHITECTURE.md, "Spans without the SDK"). The attributes every span of a
 /// kind carries can be given once, as a [`ClientSpanTemplate`], and are then encoded once. With
 /// OTLP/HTTP (opentelemetry-otlp's exporter, which takes SDK spans) it is the SDK's span.
 ///

@@ -3,10 +3,10 @@
 //! The samplers `OTEL_TRACES_SAMPLER` can name decide on the trace id and the parent alone. So the
 //! layer draws the ids and asks the provider's sampler itself: a request that is not sampled gets
 //! its span context (the ids and flags its children, log lines and outgoing `traceparent` need)
-//! without the SDK building a span, and a sampled one is started by the SDK with room for its
-//! attributes. The SDK must give that span the very ids the decision was taken on, so the
-//! provider's id generator hands them over ([`HandedOverIds`]); the SDK then asks the same sampler
-//! again and gets the same answer.
+//! without the SDK building a span. A sampled one is, with OTLP/gRPC, a span made without the SDK
+//! (`direct_span`); otherwise the SDK starts it, with room for its attributes. The SDK must give
+//! that span the very ids the decision was taken on, so the provider's id generator hands them
+//! over ([`HandedOverIds`]); the SDK then asks the same sampler again and gets the same answer.
 
 use crate::direct_span::{DirectSpan, direct_spans};
 use opentelemetry::Context;
