@@ -281,8 +281,8 @@ def main(results, output):
     # ------------------------------------------------ 2. scrape
     w("## 2. `/metrics` scrape cost")
     w("")
-    w("`histograms`: `telemetry::render_metrics()` itself (process metrics refreshed) on the global")
-    w("recorder filled with `http_server_request_duration_seconds` label sets (17 series each) — the shape")
+    w("`histograms`: `telemetry::render_metrics()` itself (process metrics refreshed), filled through the")
+    w("HTTP layer with `http_server_request_duration_seconds` label sets (17 series each) — the shape")
     w("of a service's /metrics. `counters`: a recorder holding that many counter series.")
     w("Series = sample lines in the exposition. Render time: criterion median [95 % CI].")
     w("")

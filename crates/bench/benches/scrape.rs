@@ -1,18 +1,24 @@
 //! Cost of a `/metrics` scrape: render time and body size at 100, 1,000 and 10,000 series.
 //!
 //! - `scrape/histograms/N`: `telemetry::render_metrics()` itself (process metrics refreshed, the
-//!   real global recorder from `telemetry::init`), filled with `http_server_request_duration_seconds`
-//!   label sets (17 series each: 14 buckets, `+Inf`, `_sum`, `_count`) until the exposition holds
-//!   about N series in total, the shape a service's /metrics has;
+//!   real global recorder from `telemetry::init`, and the HTTP layer's own families), with requests
+//!   sent through `telemetry::HttpLayer` until the exposition holds about N series in total: each
+//!   new (route, method, status) adds an `http_server_request_duration_seconds` label set (17
+//!   series: 14 buckets, `+Inf`, `_sum`, `_count`), each new (route, method) an
+//!   `http_server_active_requests` series; the shape a service's /metrics has;
 //! - `scrape/counters/N`: a recorder built the same way holding N counter series (one label set each).
 //!
 //! "Series" = sample lines in the exposition (what Prometheus stores). With `BENCH_OUT_DIR` set,
 //! the exact series count and body size of each case go to `scrape-sizes.json` there.
 
+use axum::body::Body;
+use axum::extract::Path;
 use criterion::{BenchmarkId, Criterion};
+use http::{Request, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::hint::black_box;
 use std::time::Duration;
+use tower::ServiceExt;
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
@@ -24,23 +30,51 @@ fn series(text: &str) -> usize {
         .count()
 }
 
-/// Adds HTTP-duration label sets (17 series each) to the global recorder until `render_metrics`
-/// shows at least `target` series; label set `i` is a distinct (route, method, status).
-fn fill_global(target: usize, next: &mut usize) {
+/// Route templates of the filled service: `/api/v1/resource{r}/{status}`, each answering any
+/// method with the status in its path. 12 label sets each (4 methods, 3 statuses).
+const ROUTES: usize = 1_000;
+
+fn service() -> axum::Router {
+    let mut router = axum::Router::new();
+    for r in 0..ROUTES {
+        router = router.route(
+            &format!("/api/v1/resource{r}/{{status}}"),
+            axum::routing::any(|Path(status): Path<u16>| async move {
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+            }),
+        );
+    }
+    router.layer(telemetry::HttpLayer::new())
+}
+
+/// Sends requests through the layer until `render_metrics` shows at least `target` series;
+/// request `i` is of a distinct (route, method, status).
+fn fill_global(
+    rt: &tokio::runtime::Runtime,
+    service: &axum::Router,
+    target: usize,
+    next: &mut usize,
+) {
     loop {
         let current = series(&telemetry::render_metrics().unwrap_or_default());
-        if current + 17 > target {
+        if current + 18 > target {
             return;
         }
         let i = *next;
         *next += 1;
-        metrics::histogram!(
-            "http_server_request_duration_seconds",
-            "http_request_method" => METHODS[i % METHODS.len()],
-            "http_route" => format!("/api/v1/resource{}/{{id}}", i / 12),
-            "http_response_status_code" => STATUSES[(i / METHODS.len()) % STATUSES.len()],
-        )
-        .record(0.003 * (i % 50) as f64);
+        let request = Request::builder()
+            .method(METHODS[i % METHODS.len()])
+            .uri(format!(
+                "/api/v1/resource{}/{}",
+                i / 12,
+                STATUSES[(i / METHODS.len()) % STATUSES.len()]
+            ))
+            .body(Body::empty())
+            .expect("request");
+        let response = rt
+            .block_on(service.clone().oneshot(request))
+            .expect("infallible");
+        black_box(response);
     }
 }
 
@@ -76,10 +110,14 @@ fn main() {
         .configure_from_args();
     let mut sizes = Vec::new();
 
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let service = service();
     let mut group = criterion.benchmark_group("scrape/histograms");
     let mut next = 0;
     for n in SIZES {
-        fill_global(n, &mut next);
+        fill_global(&rt, &service, n, &mut next);
         let body = telemetry::render_metrics().unwrap_or_default();
         sizes.push(serde_json::json!({
             "case": format!("histograms/{n}"), "series": series(&body), "bytes": body.len(),

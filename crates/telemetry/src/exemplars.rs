@@ -1,21 +1,22 @@
 //! Exemplars of `http_server_request_duration_seconds`: for each bucket of each series, the
 //! trace id, duration and time of the latest sampled request that fell into it.
 //!
-//! The Prometheus exporter cannot carry exemplars, so they are kept here, next to the cached
-//! histogram handle of each (method, route, status) series, and written into the OpenMetrics
+//! The Prometheus exporter cannot carry exemplars, so they are kept here, next to the histogram
+//! of each (method, route, status) series (`http_metrics`), and written into the OpenMetrics
 //! exposition at scrape time (see `exposition`). Memory is fixed per series: one slot per bucket.
 //! Recording never waits: a slot whose series is being written by another request or read by a
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
 //! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".
 
+use crate::http_metrics::BUCKETS;
 use crate::metrics_setup::HTTP_DURATION_BUCKETS;
 use opentelemetry::trace::TraceId;
 use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// One slot per finite bucket, plus `+Inf`.
-pub(crate) const SLOTS: usize = HTTP_DURATION_BUCKETS.len() + 1;
+/// One slot per bucket, `+Inf` last.
+pub(crate) const SLOTS: usize = BUCKETS;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Exemplar {
@@ -32,12 +33,11 @@ pub(crate) struct ExemplarSlots {
 }
 
 impl ExemplarSlots {
-    /// Keeps `value` (seconds) observed at `at` by the sampled trace `trace_id` in its bucket.
-    pub(crate) fn record(&self, trace_id: TraceId, value: f64, at: Instant) {
-        // The first bucket whose upper bound (`le`, inclusive) holds the value.
-        let index = HTTP_DURATION_BUCKETS.partition_point(|bound| *bound < value);
+    /// Keeps `value` (seconds) observed at `at` by the sampled trace `trace_id` in `bucket` (the
+    /// one the histogram counted it in, `http_metrics::bucket`).
+    pub(crate) fn record(&self, bucket: usize, trace_id: TraceId, value: f64, at: Instant) {
         if let Some(mut slots) = self.slots.try_lock() {
-            slots[index] = Some(Exemplar {
+            slots[bucket] = Some(Exemplar {
                 trace_id,
                 value,
                 at,
@@ -124,12 +124,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_exemplar_lands_in_the_first_bucket_that_holds_its_value() {
+    fn an_exemplar_is_written_on_the_line_of_its_bucket() {
+        use crate::http_metrics::bucket;
         let slots = ExemplarSlots::default();
         let trace = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
         let now = Instant::now();
-        slots.record(trace, 0.05, now); // exactly on the 0.05 bound: inclusive
-        slots.record(trace, 11.0, now); // above the last bound
+        // Exactly on the 0.05 bound (inclusive), and above the last bound.
+        slots.record(bucket(50_000_000), trace, 0.05, now);
+        slots.record(bucket(11_000_000_000), trace, 11.0, now);
         let taken = slots.snapshot();
         assert_eq!(
             taken

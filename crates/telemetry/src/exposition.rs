@@ -11,7 +11,7 @@
 //! timestamps in seconds; `# EOF` last. The request-duration buckets get their exemplars here.
 
 use crate::exemplars::ExemplarSnapshot;
-use crate::metrics_setup::HTTP_DURATION;
+use crate::http_metrics::HTTP_DURATION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 

@@ -1,17 +1,18 @@
 //! What the HTTP layer keeps per route template, resolved once and kept for the life of the
-//! process: the `http_route` label value, the span name per method, the metric handles, and the
-//! exemplar slots of each request-duration series beside its histogram handle.
+//! process: the `http_route` label value, the span name per method, the active-requests series
+//! per method, and each request-duration series with its exemplar slots (`http_metrics` holds
+//! and renders the series themselves).
 //!
-//! `metrics::histogram!(name, labels)` builds a key and hashes it in the registry on every call,
-//! and `format!("{method} {route}")` allocates; the route templates come from the router, a
+//! Finding a series by its labels means building and hashing a key, and
+//! `format!("{method} {route}")` allocates; the route templates come from the router, a
 //! bounded set, so each route's state is built once and leaked into a `&'static` (like the metric
 //! series themselves, it is never removed). A request finds it in a per-thread map: no lock and no
 //! shared reference count on the hot path, where two worker threads bumping one counter would pass
 //! its cache line back and forth on every request.
 
 use crate::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
+use crate::http_metrics::{self, ActiveRequests, DurationHistogram, DurationLabels};
 use crate::layer::{NOT_MEASURED, UNMATCHED_ROUTE};
-use crate::metrics_setup::{HTTP_ACTIVE, HTTP_DURATION};
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
@@ -51,7 +52,7 @@ pub(crate) struct Route {
     pub measured: bool,
     /// `"{method} {template}"` (the method alone when unmatched), per method.
     span_names: [&'static str; METHODS.len()],
-    active: [OnceLock<metrics::Gauge>; METHODS.len()],
+    active: [OnceLock<&'static ActiveRequests>; METHODS.len()],
 }
 
 impl Route {
@@ -76,24 +77,28 @@ impl Route {
     }
 
     /// `http_server_active_requests` of this route and method.
-    pub(crate) fn active(&'static self, method: usize) -> &'static metrics::Gauge {
-        static NOT_RECORDED: metrics::Gauge = metrics::Gauge::noop();
+    pub(crate) fn active(&'static self, method: usize) -> &'static ActiveRequests {
+        static NOT_RECORDED: ActiveRequests = ActiveRequests::new();
         if let Some(gauge) = self.active[method].get() {
             return gauge;
         }
-        // Before `init` installs the recorder a handle would be a no-op: do not keep that one.
+        // Before `init` nothing is exposed, and requests then were never counted: keep it so.
         if crate::metrics_handle().is_none() {
             return &NOT_RECORDED;
         }
         self.active[method].get_or_init(|| {
-            metrics::gauge!(HTTP_ACTIVE, "http_request_method" => METHODS[method], "http_route" => self.label)
+            let gauge: &'static ActiveRequests = Box::leak(Box::new(ActiveRequests::new()));
+            registry()
+                .active
+                .push(((METHODS[method], self.label), gauge));
+            gauge
         })
     }
 }
 
 /// One `http_server_request_duration_seconds` series: its histogram and its exemplars.
 pub(crate) struct DurationSeries {
-    pub histogram: metrics::Histogram,
+    pub histogram: DurationHistogram,
     pub exemplars: ExemplarSlots,
 }
 
@@ -107,8 +112,11 @@ struct Registry {
     routes: HashMap<&'static str, &'static Route>,
     unmatched: Option<&'static Route>,
     series: HashMap<SeriesKey, &'static DurationSeries>,
-    /// The labels of each series, for the exemplars of a scrape.
-    listed: Vec<(&'static str, &'static str, u16, &'static DurationSeries)>,
+    /// The labels of each duration series, in the order they were first recorded: what a scrape
+    /// renders, and whose exemplars it writes.
+    listed: Vec<(DurationLabels, &'static DurationSeries)>,
+    /// The active-requests series (method, route), in the order they were first used.
+    active: Vec<((&'static str, &'static str), &'static ActiveRequests)>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
@@ -213,19 +221,11 @@ pub(crate) fn duration(
     if let Some(series) = cached {
         return series;
     }
-    let resolve = || DurationSeries {
-        histogram: metrics::histogram!(
-            HTTP_DURATION,
-            "http_request_method" => METHODS[method],
-            "http_route" => route.label,
-            "http_response_status_code" => status_label(status),
-        ),
-        exemplars: ExemplarSlots::default(),
-    };
-    // Before `init` installs the recorder the handle is a no-op: do not keep that one.
+    // Before `init` nothing is exposed, and requests then were never counted: keep it so (and
+    // out of the thread's cache, so that the first request after `init` registers the series).
     if crate::metrics_handle().is_none() {
         static NOT_RECORDED: LazyLock<DurationSeries> = LazyLock::new(|| DurationSeries {
-            histogram: metrics::Histogram::noop(),
+            histogram: DurationHistogram::new(),
             exemplars: ExemplarSlots::default(),
         });
         return &NOT_RECORDED;
@@ -234,11 +234,14 @@ pub(crate) fn duration(
     let series = match registry.series.get(&key) {
         Some(series) => *series,
         None => {
-            let series: &'static DurationSeries = Box::leak(Box::new(resolve()));
+            let series: &'static DurationSeries = Box::leak(Box::new(DurationSeries {
+                histogram: DurationHistogram::new(),
+                exemplars: ExemplarSlots::default(),
+            }));
             registry.series.insert(key, series);
             registry
                 .listed
-                .push((METHODS[method], route.label, status.as_u16(), series));
+                .push(((METHODS[method], route.label, status.as_u16()), series));
             series
         }
     };
@@ -252,11 +255,24 @@ pub(crate) fn exemplars() -> ExemplarSnapshot {
     let series: Vec<SeriesExemplars> = registry()
         .listed
         .iter()
-        .map(|(method, route, status, series)| {
-            ((*method, *route, *status), series.exemplars.snapshot())
-        })
+        .map(|(labels, series)| (*labels, series.exemplars.snapshot()))
         .collect();
     ExemplarSnapshot::new(series)
+}
+
+/// Appends the layer's two families (Prometheus text) to a scrape.
+pub(crate) fn render(out: &mut String) {
+    // Copied out (they only grow), so that no request waits for the render to register a series.
+    let (durations, active) = {
+        let registry = registry();
+        let durations: Vec<_> = registry
+            .listed
+            .iter()
+            .map(|(labels, series)| (*labels, &series.histogram))
+            .collect();
+        (durations, registry.active.clone())
+    };
+    http_metrics::render(out, &durations, &active);
 }
 
 /// Status codes as shared label values: no allocation per request.

@@ -10,6 +10,7 @@
 //! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
 //! strings) is built after the sampler said it is recorded.
 
+use crate::http_metrics::{self, ActiveRequest};
 use crate::instruments::{self, METHODS, Route, method_index, status_label};
 use crate::server_span::ServerSpan;
 use crate::span_attributes;
@@ -94,7 +95,7 @@ where
         }
         let method = method_index(request.method());
         let started = request_context(&request, method, route);
-        let active = ActiveRequest::start(route.active(method));
+        let active = route.active(method).enter();
         let inner = if started.attach {
             let _attached = started.cx.clone().attach();
             self.inner.call(request)
@@ -256,25 +257,6 @@ fn traceresponse(ids: SpanIds) -> Option<HeaderValue> {
     HeaderValue::from_bytes(&value).ok()
 }
 
-/// Counts a request in `http_server_active_requests` until dropped, also when the client goes
-/// away mid-request and the future is cancelled.
-struct ActiveRequest {
-    gauge: &'static metrics::Gauge,
-}
-
-impl ActiveRequest {
-    fn start(gauge: &'static metrics::Gauge) -> Self {
-        gauge.increment(1.0);
-        Self { gauge }
-    }
-}
-
-impl Drop for ActiveRequest {
-    fn drop(&mut self) {
-        self.gauge.decrement(1.0);
-    }
-}
-
 struct RequestState {
     cx: opentelemetry::Context,
     attach: bool,
@@ -335,7 +317,7 @@ where
             return Poll::Ready(result);
         };
         let now = Instant::now();
-        let elapsed = now.saturating_duration_since(state.start).as_secs_f64();
+        let elapsed = now.saturating_duration_since(state.start);
         let mut response = match result {
             Ok(response) => response,
             Err(error) => return Poll::Ready(Err(error)),
@@ -343,9 +325,12 @@ where
         let status = response.status();
         state.record_status(status);
         let series = instruments::duration(state.route, state.method, status);
-        series.histogram.record(elapsed);
+        let nanos = http_metrics::nanos(elapsed);
+        let bucket = http_metrics::bucket(nanos);
+        series.histogram.record(bucket, nanos);
         if let Some(ids) = state.span {
-            series.exemplars.record(ids.trace_id, elapsed, now);
+            let seconds = elapsed.as_secs_f64();
+            series.exemplars.record(bucket, ids.trace_id, seconds, now);
             if let Some(value) = traceresponse(ids) {
                 response.headers_mut().insert(TRACERESPONSE, value);
             }

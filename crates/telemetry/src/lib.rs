@@ -14,7 +14,8 @@
 //! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
 //!   `server_span`: the server span started with the sampling decision taken first;
 //!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
-//!   `instruments` + `exemplars`: the cached metric handles and the duration buckets' exemplars.
+//!   `instruments`: what is cached per route; `http_metrics`: the layer's two metric families,
+//!   sharded per thread and rendered by this crate; `exemplars`: the duration buckets' exemplars.
 //! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
 //!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
 //! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
@@ -31,6 +32,7 @@ mod direct_span;
 mod error;
 mod exemplars;
 mod exposition;
+mod http_metrics;
 mod instruments;
 mod layer;
 mod logs;

@@ -3,7 +3,6 @@
 
 use crate::processor::{SPANS_DROPPED, SPANS_EXPORT_FAILED, SPANS_EXPORTED};
 use crate::{TelemetryConfig, TelemetryError};
-use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,13 +13,11 @@ use std::time::Duration;
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The request-duration buckets (docs/METRICS.md); 0.25 makes the "% under 250 ms" panel and the
-/// latency SLO (deploy/slo) exact.
+/// latency SLO (deploy/slo) exact. Also the exporter's default for the services' own histograms.
 pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
-pub(crate) const HTTP_ACTIVE: &str = "http_server_active_requests";
 const SERVICE_INFO: &str = "service_info";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -40,15 +37,6 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInitialized)?;
     let _ = HANDLE.set(handle.clone());
 
-    metrics::describe_histogram!(
-        HTTP_DURATION,
-        Unit::Seconds,
-        "Duration of HTTP server requests, by method, route template and status."
-    );
-    metrics::describe_gauge!(
-        HTTP_ACTIVE,
-        "HTTP server requests in flight, by method and route template."
-    );
     metrics::describe_gauge!(
         SERVICE_INFO,
         "Always 1; labels carry the service name and version."
@@ -88,11 +76,18 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     HANDLE.get()
 }
 
-/// The Prometheus text exposition, with process metrics refreshed; `None` before [`crate::init`].
+/// The Prometheus text exposition: the recorder's metrics (process metrics refreshed), then the
+/// HTTP layer's two families, which the layer keeps itself (`http_metrics`); `None` before
+/// [`crate::init`].
 pub fn render_metrics() -> Option<String> {
     let handle = HANDLE.get()?;
     if let Some(process) = PROCESS.get() {
         process.collect();
     }
-    Some(handle.render())
+    let mut text = handle.render();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    crate::instruments::render(&mut text);
+    Some(text)
 }

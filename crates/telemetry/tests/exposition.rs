@@ -9,8 +9,13 @@ use testkit::spawn_router;
 async fn promtool_and_openmetrics_get_what_they_ask_for() {
     let _guard = telemetry::init(common::config(&[("OTEL_SDK_DISABLED", "true")])).expect("init");
     let base = format!("http://{}", spawn_router(common::app()).await);
-    reqwest::get(format!("{base}/items/1")).await.unwrap();
     let client = reqwest::Client::new();
+    // Several series of both HTTP families: three routes, two methods, three statuses.
+    for _ in 0..3 {
+        client.get(format!("{base}/items/1")).send().await.unwrap();
+        client.get(format!("{base}/fail")).send().await.unwrap();
+    }
+    client.post(format!("{base}/teapot")).send().await.unwrap();
 
     let plain = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(
@@ -19,6 +24,42 @@ async fn promtool_and_openmetrics_get_what_they_ask_for() {
     );
     let text = plain.text().await.unwrap();
     assert!(!text.contains("# EOF"), "{text}");
+    for family in [
+        "# TYPE http_server_request_duration_seconds histogram\n",
+        "# TYPE http_server_active_requests gauge\n",
+    ] {
+        assert_eq!(text.matches(family).count(), 1, "{family} once:\n{text}");
+    }
+    let count = |labels: &str| {
+        testkit::metric_value(
+            &text,
+            &format!("http_server_request_duration_seconds_count{{{labels}}}"),
+        )
+    };
+    let bucket = |labels: &str, le: &str| {
+        testkit::metric_value(
+            &text,
+            &format!("http_server_request_duration_seconds_bucket{{{labels},le=\"{le}\"}}"),
+        )
+    };
+    let items =
+        r#"http_request_method="GET",http_route="/items/{id}",http_response_status_code="200""#;
+    let teapot =
+        r#"http_request_method="POST",http_route="/teapot",http_response_status_code="418""#;
+    let fail = r#"http_request_method="GET",http_route="/fail",http_response_status_code="500""#;
+    assert_eq!(count(items), Some(3.0), "{text}");
+    assert_eq!(bucket(items, "+Inf"), Some(3.0), "{text}");
+    assert_eq!(bucket(items, "10"), Some(3.0), "{text}");
+    assert_eq!(count(fail), Some(3.0), "{text}");
+    assert_eq!(count(teapot), Some(1.0), "{text}");
+    assert_eq!(
+        testkit::metric_value(
+            &text,
+            r#"http_server_active_requests{http_request_method="POST",http_route="/teapot"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
     let problems = testkit::promtool_check_metrics(&text);
     assert!(problems.is_empty(), "promtool check metrics: {problems:#?}");
 
