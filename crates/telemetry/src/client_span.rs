@@ -129,6 +129,8 @@ impl<'a> ClientSpan<'a> {
                     SamplingDecision::RecordAndSample => {
                         let mut values = Vec::with_capacity(CLIENT_SPAN_ATTRIBUTES);
                         attributes(&mut values);
+                        // What the sampler adds (the SDK appends it too; the built-in ones add none).
+                        values.extend(decision.attributes);
                         let context = SpanContext::new(
                             psc.trace_id(),
                             RandomIdGenerator::default().new_span_id(),
