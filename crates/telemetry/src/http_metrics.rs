@@ -164,9 +164,9 @@ pub(crate) fn render(
         for ((method, route, status), histogram) in durations {
             let mut labels = String::with_capacity(96);
             labels.push_str("{http_request_method=\"");
-            escape_label_value(&mut labels, method);
+            crate::escape_label_value(&mut labels, method);
             labels.push_str("\",http_route=\"");
-            escape_label_value(&mut labels, route);
+            crate::escape_label_value(&mut labels, route);
             let _ = write!(labels, "\",http_response_status_code=\"{status}\"");
             write_histogram(out, &labels, histogram);
         }
@@ -177,9 +177,9 @@ pub(crate) fn render(
         for ((method, route), gauge) in active {
             out.push_str(HTTP_ACTIVE);
             out.push_str("{http_request_method=\"");
-            escape_label_value(out, method);
+            crate::escape_label_value(out, method);
             out.push_str("\",http_route=\"");
-            escape_label_value(out, route);
+            crate::escape_label_value(out, route);
             let _ = writeln!(out, "\"}} {}", gauge.value());
         }
         out.push('\n');
@@ -225,18 +225,6 @@ fn write_seconds(out: &mut String, nanos: u64) {
         let digits = format!("{fraction:09}");
         out.push('.');
         out.push_str(digits.trim_end_matches('0'));
-    }
-}
-
-/// The text format's label value escapes: `\\`, `\"`, `\n`.
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 

@@ -57,7 +57,10 @@ pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
 /// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;
-pub use ops::{Exposition, Readiness, always_ready, ops_router, ops_router_with, write_family};
+pub use ops::{
+    Exposition, Readiness, always_ready, escape_label_value, ops_router, ops_router_with,
+    write_family,
+};
 pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
 pub use redact::{
     DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,

@@ -58,6 +58,19 @@ pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// Appends `value` with the text format's label value escapes (`\\`, `\"`, `\n`), for families a
+/// service renders itself.
+pub fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// `/metrics` (OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
 /// `/readyz` (the check passes).
 pub fn ops_router<S, R>(readiness: R) -> Router<S>

@@ -276,10 +276,9 @@ fn millis(outcome: &Outcome) -> f64 {
 
 /// Label value escaping of the text format: backslash, double quote, newline.
 fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut escaped = String::with_capacity(value.len());
+    telemetry::escape_label_value(&mut escaped, value);
+    escaped
 }
 
 #[cfg(test)]
