@@ -77,10 +77,8 @@ impl ExpositionFormat {
 pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<String> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
     let exemplars = (format == ExpositionFormat::OpenMetrics).then(crate::instruments::exemplars);
+    // Whole lines: `render_metrics` ends with a newline.
     let mut text = crate::render_metrics()?;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
     extra(&mut text);
     Some(match exemplars {
         None => text,
