@@ -6,9 +6,7 @@
 
 use crate::direct_span::{DirectSpan, direct_spans};
 use crate::otlp_encode::encode_attributes;
-use opentelemetry::trace::{
-    Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
-};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample as _,
@@ -129,18 +127,11 @@ impl<'a> ClientSpan<'a> {
                     SamplingDecision::RecordAndSample => {
                         let mut values = Vec::with_capacity(CLIENT_SPAN_ATTRIBUTES);
                         attributes(&mut values);
-                        // What the sampler adds (the SDK appends it too; the built-in ones add none).
-                        values.extend(decision.attributes);
-                        let context = SpanContext::new(
-                            psc.trace_id(),
-                            RandomIdGenerator::default().new_span_id(),
-                            psc.trace_flags().with_sampled(true),
-                            false,
-                            decision.trace_state,
-                        );
                         return Self(Recorded::Direct(DirectSpan::start(
                             direct,
-                            context,
+                            decision,
+                            psc.trace_id(),
+                            RandomIdGenerator::default().new_span_id(),
                             psc,
                             SpanKind::Client,
                             name,

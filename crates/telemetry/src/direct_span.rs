@@ -14,9 +14,11 @@
 
 use crate::otlp_encode::{EncodedSpan, SpanFields};
 use crate::processor::SpanQueue;
-use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId,
+};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanEvents, SpanLimits, SpanLinks};
+use opentelemetry_sdk::trace::{SamplingResult, SpanEvents, SpanLimits, SpanLinks};
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -65,12 +67,16 @@ pub(crate) struct DirectSpan<'a> {
 }
 
 impl<'a> DirectSpan<'a> {
-    /// A span sampled with `context` (its ids, flags and trace state), under `parent` (the parent
-    /// span's context, or an invalid one for a root span), started now.
+    /// A span the sampler recorded and sampled (`decision`), with ids `trace_id` and `span_id`,
+    /// under `parent` (the parent span's context, or an invalid one for a root span), started now:
+    /// what the SDK makes of the same decision (opentelemetry_sdk's `trace/tracer.rs`), the
+    /// sampler's attributes first, then `attributes`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         direct: &'static DirectSpans,
-        context: SpanContext,
+        decision: SamplingResult,
+        trace_id: TraceId,
+        span_id: SpanId,
         parent: &SpanContext,
         kind: SpanKind,
         name: impl Into<Cow<'static, str>>,
@@ -78,6 +84,21 @@ impl<'a> DirectSpan<'a> {
         encoded_count: usize,
         mut attributes: Vec<KeyValue>,
     ) -> Self {
+        let parent_flags = if parent.is_valid() {
+            parent.trace_flags()
+        } else {
+            TraceFlags::default()
+        };
+        let context = SpanContext::new(
+            trace_id,
+            span_id,
+            parent_flags.with_sampled(true),
+            false,
+            decision.trace_state,
+        );
+        if !decision.attributes.is_empty() {
+            attributes.splice(0..0, decision.attributes);
+        }
         // What the SDK does with the attributes a span starts with.
         let room = (direct.limits.max_attributes_per_span as usize).saturating_sub(encoded_count);
         let dropped = attributes.len().saturating_sub(room);
@@ -228,7 +249,7 @@ mod tests {
     use super::*;
     use crate::otlp_encode::encode_attributes;
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
-    use opentelemetry::trace::{TraceFlags, TraceId, TraceState, Tracer as _};
+    use opentelemetry::trace::{TraceState, Tracer as _};
     use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
     use std::sync::Mutex;
     use std::time::{Duration, UNIX_EPOCH};
@@ -341,9 +362,16 @@ mod tests {
         }));
         // Part of the starting attributes encoded ahead, as a `ClientSpanTemplate` has them.
         let template = encode_attributes(&[KeyValue::new("first", "one")], 16);
+        let decision = SamplingResult {
+            decision: opentelemetry_sdk::trace::SamplingDecision::RecordAndSample,
+            attributes: Vec::new(),
+            trace_state: parent.trace_state().clone(),
+        };
         let mut span = DirectSpan::start(
             direct,
-            sdk.span_context.clone(),
+            decision,
+            sdk.span_context.trace_id(),
+            sdk.span_context.span_id(),
             &parent,
             SpanKind::Server,
             "GET",

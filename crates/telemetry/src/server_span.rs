@@ -95,30 +95,17 @@ impl ServerTracer {
         if let (SamplingDecision::RecordAndSample, Some(direct)) =
             (&decision.decision, direct_spans())
         {
-            // What the SDK would make of this decision (opentelemetry_sdk's `trace/tracer.rs`).
-            let parent_context = if parent_context.is_valid() {
-                parent_context
-            } else {
-                &SpanContext::NONE
-            };
-            let context = SpanContext::new(
-                trace_id,
-                span_id,
-                parent_context.trace_flags().with_sampled(true),
-                false,
-                decision.trace_state,
-            );
-            let mut values = Vec::with_capacity(attributes);
-            values.extend(decision.attributes);
             return ServerSpan::Direct(DirectSpan::start(
                 direct,
-                context,
+                decision,
+                trace_id,
+                span_id,
                 parent_context,
                 SpanKind::Server,
                 name,
                 &[],
                 0,
-                values,
+                Vec::with_capacity(attributes),
             ));
         }
         NEXT_IDS.set((Some(trace_id), Some(span_id)));
