@@ -9,7 +9,8 @@
 #   options: --repeats N, --duration SECONDS, --memory-load SECONDS, --out DIR (raw results)
 #
 # Parts: criterion benches (crates/bench/benches), release builds of bare-hello, the peers
-# (peer-axum-prometheus, peer-assembled-otel), otlp-sink and the services, a Python venv at
+# (peer-axum-prometheus, peer-assembled-otel), otlp-sink, the services and web-flask-equivalent
+# without its HTTP layer (its example without_layer), a Python venv at
 # target/bench-venv with the Flask baselines (crates/bench/flask) under gunicorn, redis-server and
 # redis-benchmark, wrk. Everything listens on free 127.0.0.1 ports. Every full-telemetry target
 # exports OTLP/gRPC to the one sink under its own service.name; at the end each is stopped with
@@ -143,7 +144,7 @@ log "building release binaries"
 # services' telemetry crate (tracing-opentelemetry's defaults), and they would not be the
 # binaries `cargo build --release -p SERVICE` gives users.
 cargo build --release -p bench --bins
-cargo build --release -p web-flask-equivalent --bins
+cargo build --release -p web-flask-equivalent --bins --example without_layer
 have_redis_counter=0
 if [ -f crates/redis-counter/Cargo.toml ] && cargo build --release -p redis-counter --bins; then
   have_redis_counter=1
@@ -247,10 +248,12 @@ launch_gunicorn() { # name module
   wait_http "$name" "${port[$name]}" / "$last_pid"
 }
 
-targets=(bare-hello peer-prom wfe-metrics peer-otel wfe-full wfe-ratio flask-000)
+targets=(bare-hello peer-prom wfe-metrics wfe-no-layer peer-otel wfe-full wfe-ratio flask-000)
 launch bare-hello /healthz "$bin/bare-hello"
 launch peer-prom /healthz "$bin/peer-axum-prometheus"
 launch wfe-metrics /healthz "${metrics_env[@]}" "$bin/web-flask-equivalent"
+# The same service binary's set-up without telemetry::HttpLayer: what the layer itself costs.
+launch wfe-no-layer /healthz "${metrics_env[@]}" "$bin/examples/without_layer"
 launch peer-otel /healthz "${full_env[@]}" OTEL_SERVICE_NAME=bench-peer-otel "$bin/peer-assembled-otel"
 launch wfe-full /healthz "${full_env[@]}" OTEL_SERVICE_NAME=bench-wfe-full "$bin/web-flask-equivalent"
 launch wfe-ratio /healthz "${ratio_env[@]}" OTEL_SERVICE_NAME=bench-wfe-ratio "$bin/web-flask-equivalent"

@@ -314,6 +314,7 @@ def main(results, output):
         "bare-hello": "bare axum (no telemetry)",
         "peer-prom": "axum + axum-prometheus 0.10 (the metrics peer)",
         "wfe-metrics": "web-flask-equivalent, metrics only (`OTEL_SDK_DISABLED=true`)",
+        "wfe-no-layer": "web-flask-equivalent without its HTTP layer (metrics only, `examples/without_layer.rs`)",
         "peer-otel": "the stack users assemble: axum-tracing-opentelemetry 0.42 + tracing-opentelemetry 0.34 "
                      "+ OTLP/gRPC batch exporter + axum-prometheus",
         "wfe-full": "web-flask-equivalent, full telemetry, 100 % sampled",
@@ -405,7 +406,7 @@ def main(results, output):
             text += f"; exit {d['exit']} after SIGTERM"
         return text
 
-    e2e = ["bare-hello", "peer-prom", "wfe-metrics", "peer-otel", "wfe-full", "wfe-ratio"]
+    e2e = ["bare-hello", "peer-prom", "wfe-metrics", "wfe-no-layer", "peer-otel", "wfe-full", "wfe-ratio"]
     bare_cpu, metrics_cpu = cpu_us("bare-hello"), cpu_us("wfe-metrics")
     w("## 3. End to end over loopback (wrk): the services, their peers, bare axum")
     w("")
@@ -439,7 +440,7 @@ def main(results, output):
         cpu = cpu_us(name)
         vs_bare = "—" if name == "bare-hello" else spread(ratio(name, "bare-hello"), f_ratio)
         minus_bare = "—" if name == "bare-hello" else spread(per_round(cpu, bare_cpu, lambda a, b: a - b), f_us_delta)
-        minus_metrics = ("—" if name in ("bare-hello", "wfe-metrics")
+        minus_metrics = ("—" if name in ("bare-hello", "wfe-metrics", "wfe-no-layer")
                          else spread(per_round(cpu, metrics_cpu, lambda a, b: a - b), f_us_delta))
         w(f"| {labels[name]} | {spread(col(name, 'rps'), f_int)} | {vs_bare} | {spread(cpu, f_us)} | "
           f"{minus_bare} | {minus_metrics} | {spread(col(name, 'p50'), f_ms)} | {spread(col(name, 'p99'), f_ms)} | "
@@ -449,6 +450,13 @@ def main(results, output):
     if any(x is not None for x in metrics_vs_peer):
         w(f"Metrics only against the metrics peer, CPU per request: web-flask-equivalent / axum-prometheus = "
           f"{spread(metrics_vs_peer, f_ratio)} (below 1.00× = cheaper than axum-prometheus).")
+    layer_cpu = per_round(metrics_cpu, cpu_us("wfe-no-layer"), lambda a, b: a - b)
+    no_layer_rps = ratio("wfe-no-layer", "bare-hello")
+    if any(x is not None for x in layer_cpu):
+        w("What the HTTP layer itself costs (metrics only): web-flask-equivalent − the same binary's set-up "
+          f"without the layer = {spread(layer_cpu, f_us_delta)} CPU per request; without the layer the service "
+          f"reaches {spread(no_layer_rps, f_ratio)} bare axum's req/s (its handler's state, `hello_world_counter`, "
+          "the ops routes, the client address and the telemetry set-up, but no layer).")
     full_vs_peer = per_round(ratio("wfe-full", "bare-hello"), ratio("peer-otel", "bare-hello"), lambda a, b: a / b)
     if any(x is not None for x in full_vs_peer):
         w(f"Full telemetry (100 % sampled) against the assembled stack, req/s: {spread(full_vs_peer, f_ratio)}.")
@@ -506,6 +514,8 @@ def main(results, output):
     goals14.append(("3. metrics only below the metrics peer",
                     "CPU per request ≥ 15 % below axum-prometheus's (≤ 0.85×), ≥ 0.95× bare req/s",
                     (f"{f_ratio(mv)} axum-prometheus's ({(1 - mv) * 100:.0f} % below), {f_ratio(metrics_rps)} bare"
+                     + (f" (the service without the layer: {f_ratio(med(no_layer_rps))})"
+                        if med(no_layer_rps) is not None else "")
                      if mv is not None and metrics_rps is not None else NOT_MEASURED),
                     verdict(None if mv is None else mv <= 0.85,
                             None if metrics_rps is None else metrics_rps >= 0.95)))

@@ -60,6 +60,13 @@ impl Default for AppState {
 
 /// The service's routes, measured and traced, plus `/metrics`, `/healthz`, `/readyz`.
 pub fn router(state: AppState) -> Router {
+    routes(state).layer(telemetry::HttpLayer::new())
+}
+
+/// The same routes without the HTTP layer (no RED metrics, no server spans; `hello_world_counter`
+/// still counts): [`router`] minus `telemetry::HttpLayer`, which `just bench` serves
+/// (`examples/without_layer.rs`) to show what the layer itself costs in the same run.
+pub fn routes(state: AppState) -> Router {
     metrics::describe_counter!(
         VISITS_METRIC,
         "Visits answered by GET / (seed 000's metric)."
@@ -68,7 +75,6 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(visit))
         .with_state(state)
         .merge(telemetry::ops_router(telemetry::always_ready))
-        .layer(telemetry::HttpLayer::new())
 }
 
 async fn visit(State(state): State<AppState>) -> String {
