@@ -24,12 +24,7 @@ async fn requests_dropped_by_their_clients_leave_the_gauge() {
     let base = format!("http://{}", spawn_router(app).await);
     let client = reqwest::Client::new();
     assert_eq!(
-        client
-            .get(format!("{base}/quick"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/quick"))).await,
         200
     );
 

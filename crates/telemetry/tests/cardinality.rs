@@ -14,22 +14,12 @@ async fn ten_thousand_random_paths_do_not_grow_the_series_count() {
     let client = reqwest::Client::new();
     // Warm up every series an unmatched request can create.
     assert_eq!(
-        client
-            .get(format!("{base}/warm-up"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/warm-up"))).await,
         404
     );
     let weird = reqwest::Method::from_bytes(b"BREW").unwrap();
     assert_eq!(
-        client
-            .request(weird.clone(), format!("{base}/x"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.request(weird.clone(), format!("{base}/x"))).await,
         404
     );
     let before = series_names(&common::scrape(&base).await);

@@ -50,57 +50,27 @@ async fn server_spans_join_the_callers_trace_with_semconv_attributes() {
         "traceresponse names the trace: {traceresponse}"
     );
     assert_eq!(
-        client
-            .get(format!("{base}/fail"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/fail"))).await,
         500
     );
     assert_eq!(
-        client
-            .post(format!("{base}/teapot"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.post(format!("{base}/teapot"))).await,
         418
     );
     assert_eq!(
-        client
-            .get(format!("{base}/no/such/page"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/no/such/page"))).await,
         404
     );
     assert_eq!(
-        client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/metrics"))).await,
         200
     );
     assert_eq!(
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/healthz"))).await,
         200
     );
     assert_eq!(
-        client
-            .get(format!("{base}/lookup"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/lookup"))).await,
         200
     );
     guard.flush();

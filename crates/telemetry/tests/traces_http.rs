@@ -17,18 +17,15 @@ async fn spans_arrive_over_otlp_http() {
     ]))
     .expect("init");
     let base = format!("http://{}", spawn_router(common::app()).await);
+    let client = reqwest::Client::new();
     for id in 0..20 {
-        let status = reqwest::get(format!("{base}/items/{id}"))
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 200);
+        assert_eq!(
+            common::status(client.get(format!("{base}/items/{id}"))).await,
+            200
+        );
     }
     assert_eq!(
-        reqwest::get(format!("{base}/lookup"))
-            .await
-            .unwrap()
-            .status(),
+        common::status(client.get(format!("{base}/lookup"))).await,
         200
     );
     let spans = receiver

@@ -140,3 +140,8 @@ pub fn assert_lookup_spans(spans: &[testkit::ExportedSpan]) {
         "{lookup:#?}"
     );
 }
+
+/// The status code of the response to `request`.
+pub async fn status(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.expect("a response").status().as_u16()
+}
