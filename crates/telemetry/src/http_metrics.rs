@@ -163,11 +163,8 @@ pub(crate) fn render(
         crate::write_family(out, HTTP_DURATION, "histogram", HTTP_DURATION_HELP);
         for ((method, route, status), histogram) in durations {
             let mut labels = String::with_capacity(96);
-            labels.push_str("{http_request_method=\"");
-            crate::escape_label_value(&mut labels, method);
-            labels.push_str("\",http_route=\"");
-            crate::escape_label_value(&mut labels, route);
-            let _ = write!(labels, "\",http_response_status_code=\"{status}\"");
+            write_method_and_route(&mut labels, method, route);
+            let _ = write!(labels, ",http_response_status_code=\"{status}\"");
             write_histogram(out, &labels, histogram);
         }
         out.push('\n');
@@ -176,14 +173,20 @@ pub(crate) fn render(
         crate::write_family(out, HTTP_ACTIVE, "gauge", HTTP_ACTIVE_HELP);
         for ((method, route), gauge) in active {
             out.push_str(HTTP_ACTIVE);
-            out.push_str("{http_request_method=\"");
-            crate::escape_label_value(out, method);
-            out.push_str("\",http_route=\"");
-            crate::escape_label_value(out, route);
-            let _ = writeln!(out, "\"}} {}", gauge.value());
+            write_method_and_route(out, method, route);
+            let _ = writeln!(out, "}} {}", gauge.value());
         }
         out.push('\n');
     }
+}
+
+/// The label block both families start with, still open: `{http_request_method="..",http_route=".."`.
+fn write_method_and_route(out: &mut String, method: &str, route: &str) {
+    out.push_str("{http_request_method=\"");
+    crate::escape_label_value(out, method);
+    out.push_str("\",http_route=\"");
+    crate::escape_label_value(out, route);
+    out.push('"');
 }
 
 /// The lines of one series; `labels` is its label block without the closing brace.
