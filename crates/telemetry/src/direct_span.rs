@@ -101,8 +101,7 @@ impl<'a> DirectSpan<'a> {
         }
         // What the SDK does with the attributes a span starts with.
         let room = (direct.limits.max_attributes_per_span as usize).saturating_sub(encoded_count);
-        let dropped = attributes.len().saturating_sub(room);
-        attributes.truncate(room);
+        let dropped = keep_first(&mut attributes, room);
         Self {
             context,
             parent_span_id: if parent.is_valid() {
@@ -117,7 +116,7 @@ impl<'a> DirectSpan<'a> {
             encoded,
             encoded_count,
             attributes,
-            dropped_attributes_count: dropped as u32,
+            dropped_attributes_count: dropped,
             events: SpanEvents::default(),
             links: SpanLinks::default(),
             status: Status::Unset,
@@ -154,6 +153,14 @@ impl<'a> DirectSpan<'a> {
     }
 }
 
+/// Keeps the first `limit` attributes, as the SDK does with a span's, an event's or a link's, and
+/// returns how many it dropped.
+fn keep_first(attributes: &mut Vec<KeyValue>, limit: usize) -> u32 {
+    let dropped = attributes.len().saturating_sub(limit);
+    attributes.truncate(limit);
+    u32::try_from(dropped).unwrap_or(u32::MAX)
+}
+
 /// The SDK span's rules (opentelemetry_sdk's `trace/span.rs`); after `end` nothing changes.
 impl opentelemetry::trace::Span for DirectSpan<'_> {
     fn add_event_with_timestamp<T>(
@@ -169,12 +176,10 @@ impl opentelemetry::trace::Span for DirectSpan<'_> {
         }
         let limits = &self.direct.limits;
         if self.events.len() < limits.max_events_per_span as usize {
-            let limit = limits.max_attributes_per_event as usize;
-            let dropped = attributes.len().saturating_sub(limit);
-            attributes.truncate(limit);
+            let dropped = keep_first(&mut attributes, limits.max_attributes_per_event as usize);
             self.events
                 .events
-                .push(Event::new(name, timestamp, attributes, dropped as u32));
+                .push(Event::new(name, timestamp, attributes, dropped));
         } else {
             self.events.dropped_count += 1;
         }
@@ -222,12 +227,10 @@ impl opentelemetry::trace::Span for DirectSpan<'_> {
         }
         let limits = &self.direct.limits;
         if self.links.links.len() < limits.max_links_per_span as usize {
-            let limit = limits.max_attributes_per_link as usize;
-            let dropped = attributes.len().saturating_sub(limit);
-            attributes.truncate(limit);
+            let dropped = keep_first(&mut attributes, limits.max_attributes_per_link as usize);
             self.links
                 .links
-                .push(Link::new(span_context, attributes, dropped as u32));
+                .push(Link::new(span_context, attributes, dropped));
         } else {
             self.links.dropped_count += 1;
         }
