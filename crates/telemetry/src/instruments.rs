@@ -102,6 +102,16 @@ pub(crate) struct DurationSeries {
     pub exemplars: ExemplarSlots,
 }
 
+impl DurationSeries {
+    /// No request counted, no exemplar kept.
+    fn new() -> Self {
+        Self {
+            histogram: DurationHistogram::new(),
+            exemplars: ExemplarSlots::default(),
+        }
+    }
+}
+
 /// (route, method index, status code) → its series; the route by address (each is one `&'static`).
 type SeriesKey = (usize, usize, u16);
 
@@ -224,20 +234,14 @@ pub(crate) fn duration(
     // Before `init` nothing is exposed, and requests then were never counted: keep it so (and
     // out of the thread's cache, so that the first request after `init` registers the series).
     if crate::metrics_handle().is_none() {
-        static NOT_RECORDED: LazyLock<DurationSeries> = LazyLock::new(|| DurationSeries {
-            histogram: DurationHistogram::new(),
-            exemplars: ExemplarSlots::default(),
-        });
+        static NOT_RECORDED: LazyLock<DurationSeries> = LazyLock::new(DurationSeries::new);
         return &NOT_RECORDED;
     }
     let mut registry = registry();
     let series = match registry.series.get(&key) {
         Some(series) => *series,
         None => {
-            let series: &'static DurationSeries = Box::leak(Box::new(DurationSeries {
-                histogram: DurationHistogram::new(),
-                exemplars: ExemplarSlots::default(),
-            }));
+            let series: &'static DurationSeries = Box::leak(Box::new(DurationSeries::new()));
             registry.series.insert(key, series);
             registry
                 .listed
