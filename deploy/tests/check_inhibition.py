@@ -7,8 +7,8 @@ amtool check-config only proves the file parses; this proves the rules do what t
 TargetDown mutes its job's symptom and SLO burn alerts, RedisDown mutes redis-counter's 5xx and
 availability burn alerts and the prober's check of redis-counter, an SLO page mutes its own ticket
 and the matching threshold alert, and nothing else is muted; and that pages and tickets reach
-their own receivers. Standard library only. The binary is
-Debian's `prometheus-alertmanager` (or `alertmanager`); it listens on a free loopback port with
+their own receivers. Standard library only. The binary is the pinned Alertmanager
+(deploy/tools/stack.tsv, built by scripts/stack-programs.sh; deploy/check.sh passes its path); it listens on a free loopback port with
 clustering off and its storage in a temporary directory, and is stopped at the end.
 """
 
@@ -96,9 +96,10 @@ def judge(got: dict) -> list:
 
 
 def main() -> int:
-    binary = (sys.argv[1] if len(sys.argv) > 1 else None) or shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if not binary:
-        print("alertmanager binary not found; install with: apt-get install -y prometheus-alertmanager", file=sys.stderr)
+    binary = (sys.argv[1] if len(sys.argv) > 1 else None) or shutil.which("alertmanager")
+    if not binary or not shutil.which(binary):
+        print("alertmanager binary not found; build it with: just setup (bash scripts/stack-programs.sh build alertmanager)",
+              file=sys.stderr)
         return 1
     port = free_port()
     base = f"http://127.0.0.1:{port}/api/v2"

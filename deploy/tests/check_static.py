@@ -11,9 +11,9 @@ Run by deploy/check.sh (from the repository root, with the venv's python for PyY
                                                       datasources.yml as Grafana 13.1 loads it: trace -> metrics
                                                       links select each span's own job, exemplar links open
                                                       a Jaeger trace ID query
-    python deploy/tests/check_static.py dashboard-promql   prints every panel query, and every trace -> metrics
+    python deploy/tests/check_static.py dashboard-promql [SPAN.json]   prints every panel query, and every trace -> metrics
                                                       query as Grafana fills it for a span, as a rule file for
-                                                      `promtool check rules` (PromQL parses on 2.42)
+                                                      `promtool check rules` (PromQL parses on the pinned Prometheus)
     python deploy/tests/check_static.py k8s           kustomize output (stdin): PrometheusRule == rules,
                                                       ServiceMonitors, pod hardening, prober config
     python deploy/tests/check_static.py k8s-core      kustomize output (stdin) without CRD documents (stdout),
@@ -24,13 +24,15 @@ Run by deploy/check.sh (from the repository root, with the venv's python for PyY
                                                       output (stdin): exactly the SERVICEs get VARIABLE, as VALUE
     python deploy/tests/check_static.py jaeger        deploy/jaeger/config.yml: OTLP -> traces -> spanmetrics ->
                                                       Prometheus exporter -> scrape job -> jaeger_query metrics
+    python deploy/tests/check_static.py stack         deploy/tools/stack.tsv, the tools modules' go.mod, Compose's
+                                                      images and the Kubernetes manifests name the same releases
     python deploy/tests/check_static.py dev           scripts/native-prometheus-config.sh output (stdin), dev.sh's
                                                       loadgen, and `just load` reusing `just dev`'s build
 
 Each subcommand prints what it checked and exits 1 with one line per problem.
 
 The checks live in deploy/tests/checks/, a module per part of the stack (compose, dockerfile, prometheus,
-grafana, jaeger, native, k8s); this file only reads the command line.
+grafana, jaeger, native, k8s, stack); this file only reads the command line.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from checks.jaeger import check_jaeger
 from checks.k8s import check_k8s, without_crds
 from checks.native import check_dev
 from checks.prometheus import check_rules, check_scrape
+from checks.stack import check_stack
 
 
 def main() -> int:
@@ -75,10 +78,12 @@ def main() -> int:
         summary = check_optional_env(problems, yaml.safe_load(sys.stdin), variable, value, services)
     elif command == "jaeger":
         summary = check_jaeger(problems)
+    elif command == "stack":
+        summary = check_stack(problems)
     elif command == "dev":
         summary = check_dev(problems, yaml.safe_load(sys.stdin))
     elif command == "dashboard-promql":
-        dashboard_promql()
+        dashboard_promql(sys.argv[2] if len(sys.argv) > 2 else None)
         return 0
     elif command in ("k8s", "k8s-core"):
         documents = [d for d in yaml.safe_load_all(sys.stdin) if d]

@@ -2,9 +2,10 @@
 //! is missing at once, with the one command that installs it all, before it builds anything; and
 //! `just setup` must never stop a daemon the user runs.
 //!
-//! "A fresh machine with only Rust" is made by giving the commands a PATH with nothing but bash and
-//! the Rust toolchain's own commands, an empty CARGO_HOME (so no cargo-installed subcommands) and an
-//! empty venv path.
+//! "A fresh machine with only Rust" is made by giving the commands a PATH with nothing but bash, the
+//! Rust toolchain's own commands and Go (the README's two prerequisites that `just setup` does not
+//! install), an empty CARGO_HOME (so no cargo-installed subcommands), an empty venv path and an
+//! empty cache (so none of the pinned upstream programs is built).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -35,13 +36,12 @@ const NOT_ON_A_RUST_ONLY_MACHINE: &[&str] = &[
     "shellcheck",
     "kubectl",
     "dot",
-    "promtool",
-    "amtool",
-    "prometheus-alertmanager",
     "docker-compose",
     "prometheus",
-    "prometheus-node-exporter",
-    "prometheus-redis-exporter",
+    "alertmanager",
+    "jaeger",
+    "node_exporter",
+    "redis_exporter",
     "redis-server",
     "redis-cli",
     "redis-benchmark",
@@ -61,6 +61,7 @@ impl RustOnlyMachine {
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).expect("bin dir");
         std::fs::create_dir_all(dir.path().join("cargo-home")).expect("CARGO_HOME dir");
+        std::fs::create_dir_all(dir.path().join("cache")).expect("cache dir");
         let bash = on_path("bash").expect("bash is on PATH");
         std::os::unix::fs::symlink(bash, bin.join("bash")).expect("link bash");
         // rustup's proxies (or the toolchain's binaries) sit next to `cargo`.
@@ -79,6 +80,10 @@ impl RustOnlyMachine {
                     .expect("link a Rust tool");
             }
         }
+        // Go, which builds the pinned upstream programs, is a prerequisite like Rust.
+        if let Some(go) = on_path("go") {
+            std::os::unix::fs::symlink(go, bin.join("go")).expect("link go");
+        }
         Self { dir }
     }
 
@@ -92,6 +97,8 @@ impl RustOnlyMachine {
             .env("PATH", self.dir.path().join("bin"))
             .env("CARGO_HOME", self.dir.path().join("cargo-home"))
             .env("VENV", self.dir.path().join("venv"))
+            // Where scripts/stack-programs.sh keeps its builds: empty.
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             // Should anything start building, it fails at once instead of downloading crates.
             .env("CARGO_NET_OFFLINE", "true");
         for inherited in ["HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "TMPDIR"] {
@@ -218,11 +225,7 @@ fn setup_would_install_everything_the_preflight_lists() {
         "python3-venv",
         "graphviz",
         "shellcheck",
-        "prometheus",
-        "prometheus-alertmanager",
         "docker-compose",
-        "prometheus-node-exporter",
-        "prometheus-redis-exporter",
         "redis-server",
         "redis-tools",
         "wrk",
@@ -238,6 +241,19 @@ fn setup_would_install_everything_the_preflight_lists() {
         chromium_by_apt || plan.contains("would snap install chromium"),
         "{plan}"
     );
+    let stack = line("would build from deploy/tools");
+    for program in [
+        "jaeger",
+        "prometheus",
+        "alertmanager",
+        "node_exporter",
+        "redis_exporter",
+    ] {
+        assert!(
+            stack.split_whitespace().any(|word| word == program),
+            "{program} not in: {stack}"
+        );
+    }
     let cargo = line("would cargo install --locked:");
     for spec in ["cargo-deny@", "cargo-shear@", "just@"] {
         assert!(cargo.contains(spec), "{spec} not in: {cargo}");

@@ -1,24 +1,28 @@
 //! Dev-only test kit: real parts on free 127.0.0.1 ports, torn down on drop.
 //!
-//! Tests in this workspace use real processes wherever one runs here: `redis-server`,
-//! `prometheus`, `promtool`, our own service binaries, and OTLP receivers (gRPC and
-//! HTTP/protobuf, served here, decoding the OTLP protobuf). A missing binary is a test
-//! failure that names the `apt-get` line installing it, never a silent skip. The one fake is
+//! Tests in this workspace use real processes wherever one runs here: `redis-server`, the
+//! pinned Jaeger, Prometheus, promtool, Alertmanager and exporters ([`stack_program`], built from
+//! deploy/tools at the releases Compose runs), our own service binaries, and OTLP receivers (gRPC
+//! and HTTP/protobuf, served here, decoding the OTLP protobuf). A missing binary is a test
+//! failure that names the command installing it, never a silent skip. The one fake is
 //! [`FakePigpio`], standing in for the robots' hardware. [`webdriver`] drives a real headless
 //! Chromium.
 
 mod exit;
 mod in_process;
+mod jaeger;
 mod otlp;
 mod pigpio;
 mod process;
 mod prometheus;
 mod redis;
 pub mod semconv;
+mod stack_programs;
 pub mod webdriver;
 
 pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
 pub use in_process::{InProcessService, Shutdown};
+pub use jaeger::{JAEGER_PORTS, Jaeger, loopback_jaeger_config};
 pub use otlp::{
     AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
     span_attribute,
@@ -27,6 +31,9 @@ pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
 pub use prometheus::{Prometheus, promtool_check_metrics, unix_now};
 pub use redis::RedisServer;
+pub use stack_programs::{
+    PinnedProgram, pinned_programs, pinned_release, stack_bin_dir, stack_program,
+};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,7 +1,8 @@
-//! A real Prometheus server (Debian's 2.42, same configs as Compose's 3.x, exemplar storage on
-//! as in Compose) and `promtool`.
+//! A real Prometheus server (the release Compose runs, built from deploy/tools; exemplar storage
+//! on as in Compose) and `promtool` from the same build.
 
-use crate::process::{free_port, require_binary, stop_child};
+use crate::process::{free_port, stop_child};
+use crate::stack_programs::stack_program;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,7 @@ impl Prometheus {
 
     /// Like [`start`](Self::start) on a given port (for configs that scrape Prometheus itself).
     pub async fn start_on(port: u16, config: &str, files: &[(&str, &str)]) -> Self {
-        let binary = require_binary("prometheus", "prometheus");
+        let binary = stack_program("prometheus");
         let dir = tempfile::tempdir().expect("tempdir");
         for (name, contents) in files {
             let path = dir.path().join(name);
@@ -140,7 +141,7 @@ impl Drop for Prometheus {
 /// Runs `promtool check metrics` on a scraped exposition; returns its complaints (empty = clean).
 pub fn promtool_check_metrics(exposition: &str) -> Vec<String> {
     use std::io::Write;
-    let binary = require_binary("promtool", "prometheus");
+    let binary = stack_program("promtool");
     let mut child = Command::new(binary)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -75,7 +76,9 @@ def substitute(expr: str) -> str:
     return expr.replace("$__rate_interval", "1m").replace("$service", ".+")
 
 
-def dashboard_promql() -> None:
+def dashboard_promql(span_file: str | None = None) -> None:
+    """span_file: a span of web-flask-equivalent as Jaeger's API returned it, with its `process`
+    inline (the live stack test passes one from the real Jaeger); else the emulated span."""
     rules = []
     for path in dashboard_files():
         dashboard = json.loads(path.read_text())
@@ -89,7 +92,8 @@ def dashboard_promql() -> None:
     # test compares the two on real Prometheus), and for a span of a service that is not ours.
     env = grafana_env()
     grpc = grafana_feature_enabled(env, JAEGER_GRPC_TOGGLE)
-    ours = trace_to_metrics_spans(env)["web-flask-equivalent"]
+    ours = (json.loads(Path(span_file).read_text()) if span_file
+            else trace_to_metrics_spans(env)["web-flask-equivalent"])
     foreign = jaeger_span(FOREIGN_RESOURCE, SERVER_SPAN_ATTRIBUTES, grpc)
     for source in provisioned(DATASOURCES, set())["datasources"]:
         t2m = source.get("jsonData", {}).get("tracesToMetrics", {})

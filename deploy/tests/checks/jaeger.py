@@ -1,6 +1,11 @@
-"""deploy/jaeger/config.yml against Jaeger 2.19.0's own components and the rest of the stack: OTLP in
--> traces pipeline -> trace storage and the spanmetrics connector -> Prometheus exporter -> a scrape
-job -> jaeger_query's metrics storage (the Monitor tab) and the RED-from-spans dashboard (`jaeger`)."""
+"""deploy/jaeger/config.yml against Jaeger 2.12.0's own components and the rest of the stack: OTLP in
+-> traces pipeline -> the spanmetrics connector (every span) and, through tail sampling, trace storage;
+spanmetrics -> Prometheus exporter -> a scrape job -> jaeger_query's metrics storage (the Monitor tab)
+and the RED-from-spans dashboard (`jaeger`).
+
+A fast lint of what ties the file to the rest of the repository (Compose ports, scrape jobs, the
+dashboard's metric names). Whether Jaeger itself accepts the file, and whether each link carries data,
+is proven by the live stack test on the pinned Jaeger (crates/stack-tests/tests/live_stack)."""
 
 from __future__ import annotations
 
@@ -13,10 +18,10 @@ from .common import ROOT, Problems, all_panels, compose, container_ports, job_ta
 
 
 JAEGER_CONFIG = ROOT / "deploy/jaeger/config.yml"
-# Component types linked into Jaeger 2.19.0 (cmd/jaeger/internal/components.go).
+# Component types linked into Jaeger 2.12.0 (module v1.75.0, cmd/jaeger/internal/components.go).
 JAEGER_COMPONENTS = {
-    "extensions": {"jaeger_storage", "jaeger_query", "jaeger_mcp", "remote_sampling", "remote_storage", "healthcheckv2",
-                   "pprof", "zpages", "expvar", "basicauth", "sigv4auth", "storage_cleaner"},
+    "extensions": {"jaeger_storage", "jaeger_query", "remote_sampling", "remote_storage", "healthcheckv2",
+                   "pprof", "zpages", "expvar", "sigv4auth", "storage_cleaner"},
     "receivers": {"otlp", "nop", "jaeger", "kafka", "zipkin"},
     "processors": {"batch", "memory_limiter", "tail_sampling", "adaptive_sampling", "attributes", "filter"},
     "exporters": {"debug", "otlp", "otlphttp", "nop", "jaeger_storage_exporter", "kafka", "prometheus"},
@@ -62,7 +67,13 @@ def check_jaeger(problems: Problems) -> str:
         return "no config"
     text = JAEGER_CONFIG.read_text()
     config = yaml.safe_load(text)
-    problems.check("${" not in text, "jaeger config: no ${...} expansion expected (the collector expands it)")
+    # The collector expands ${env:NAME:-default}: each such variable is one Compose hands the container.
+    compose_environment = compose()["services"].get("jaeger", {}).get("environment") or {}
+    for expansion in re.findall(r"\$\{[^}]*\}", text):
+        match = re.fullmatch(r"\$\{env:([A-Z_]+):-[^}]+\}", expansion)
+        problems.check(match is not None, f"jaeger config: {expansion}: only ${{env:NAME:-default}} is expected")
+        problems.check(match is not None and match.group(1) in compose_environment,
+                       f"jaeger config: {expansion}: docker-compose.yml's jaeger does not pass that variable")
     service = config.get("service", {})
     pipelines = service.get("pipelines", {})
     defined = {kind: set((config.get(kind) or {}).keys()) for kind in JAEGER_COMPONENTS}
@@ -85,7 +96,8 @@ def check_jaeger(problems: Problems) -> str:
     otlp = (config.get("receivers", {}).get("otlp") or {}).get("protocols") or {}
     problems.check((otlp.get("grpc") or {}).get("endpoint") == "0.0.0.0:4317", "jaeger config: OTLP gRPC not on 0.0.0.0:4317")
     problems.check((otlp.get("http") or {}).get("endpoint") == "0.0.0.0:4318", "jaeger config: OTLP HTTP not on 0.0.0.0:4318")
-    # 2. OTLP -> traces pipeline -> trace storage and the spanmetrics connector.
+    # 2. OTLP -> traces pipeline -> the spanmetrics connector (before any sampling, so RED from spans
+    #    counts every span) and, directly or through forward connectors, trace storage.
     traces = [p for n, p in pipelines.items() if n.split("/")[0] == "traces" and "otlp" in p.get("receivers", [])]
     problems.check(len(traces) == 1, "jaeger config: no (single) traces pipeline receiving otlp")
     connectors = [c for c in defined["connectors"] if c.split("/")[0] == "spanmetrics"]
@@ -93,10 +105,21 @@ def check_jaeger(problems: Problems) -> str:
     connector = connectors[0] if connectors else "spanmetrics"
     if traces:
         exporters = traces[0].get("exporters", [])
-        problems.check("jaeger_storage_exporter" in exporters, "jaeger config: traces pipeline does not store traces")
         problems.check(connector in exporters, f"jaeger config: traces pipeline does not feed {connector}")
         processors = traces[0].get("processors", [])
         problems.check(processors[:1] == ["memory_limiter"], "jaeger config: memory_limiter must come first in traces")
+        problems.check(not any(p.split("/")[0] == "tail_sampling" for p in processors),
+                       "jaeger config: tail_sampling before the spanmetrics connector: RED from spans would miss spans")
+        stored, frontier, seen = False, [traces[0]], set()
+        while frontier:
+            pipeline = frontier.pop()
+            stored |= "jaeger_storage_exporter" in pipeline.get("exporters", [])
+            for forward in (e for e in pipeline.get("exporters", []) if e.split("/")[0] == "forward"):
+                for name, downstream in pipelines.items():
+                    if forward in downstream.get("receivers", []) and name not in seen:
+                        seen.add(name)
+                        frontier.append(downstream)
+        problems.check(stored, "jaeger config: no pipeline reached from the otlp traces pipeline stores traces")
     # 3. connector -> metrics pipeline -> prometheus exporter.
     metrics = [p for n, p in pipelines.items() if n.split("/")[0] == "metrics" and connector in p.get("receivers", [])]
     problems.check(len(metrics) == 1, f"jaeger config: no metrics pipeline receiving from {connector}")

@@ -9,7 +9,7 @@ import re
 from .common import OUR_SERVICES, ROOT, Problems, compose, job_targets, scrape_configs
 
 
-NOT_NATIVE = {"jaeger", "cadvisor"}
+NOT_NATIVE = {"cadvisor"}
 
 
 def shell_command(text: str, marker: str) -> list[str]:

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 /// Compose services that have no binary here; the scrape jobs that target them are dropped.
-pub const NOT_RUNNABLE_HERE: [&str; 3] = ["cadvisor", "jaeger", "grafana"];
+pub const NOT_RUNNABLE_HERE: [&str; 2] = ["cadvisor", "grafana"];
 
-/// deploy/prometheus/prometheus.yml with a 1 s scrape, every Compose host replaced by the loopback
-/// address of the process playing it, and the jobs of what cannot run here removed.
+/// deploy/prometheus/prometheus.yml with a 1 s scrape, every Compose target (`host:port`) replaced
+/// by the loopback address of the process playing it, and the jobs of what cannot run here removed.
 /// Returns the YAML and the job names kept.
 pub fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, BTreeSet<String>) {
     let text = std::fs::read_to_string(repo("deploy/prometheus/prometheus.yml")).unwrap();
@@ -21,16 +21,10 @@ pub fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, 
     config["global"]["evaluation_interval"] = Yaml::from("1s");
     let rewrite = |targets: &mut Yaml, job: &str| {
         for target in targets.as_sequence_mut().into_iter().flatten() {
-            let host = target
-                .as_str()
-                .unwrap()
-                .rsplit_once(':')
-                .unwrap()
-                .0
-                .to_owned();
-            let addr = hosts.get(host.as_str()).unwrap_or_else(|| {
+            let compose_target = target.as_str().unwrap().to_owned();
+            let addr = hosts.get(compose_target.as_str()).unwrap_or_else(|| {
                 panic!(
-                    "prometheus.yml job {job} scrapes {host}, which the stack test does not start"
+                    "prometheus.yml job {job} scrapes {compose_target}, which the stack test does not start"
                 )
             });
             *target = Yaml::from(addr.to_string());
@@ -38,7 +32,7 @@ pub fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, 
     };
     let mut kept = BTreeSet::new();
     let scrape_configs = config["scrape_configs"].as_sequence_mut().unwrap();
-    // By target, not job name: jaeger-spanmetrics scrapes jaeger too.
+    // By target, not job name.
     let runnable = |job: &Yaml| {
         job["static_configs"]
             .as_sequence()

@@ -1,25 +1,30 @@
 //! The live stack test: what `just up` runs, natively on loopback.
 //!
-//! Starts every service of ours (tracing to a real OTLP receiver), a real redis-server,
-//! redis_exporter, node-exporter, Alertmanager and a real Prometheus using
-//! deploy/prometheus/prometheus.yml (targets rewritten to loopback) with exemplar storage and the
-//! real rule files; drives traffic with loadgen; then runs every PromQL expression of every Grafana
-//! dashboard panel through Prometheus's HTTP API and fails on any that errors or returns no data.
-//! Only panels fed by what cannot run here are exempt, and they are listed with the reason:
-//! cAdvisor (Docker only) and Jaeger's spanmetrics connector (no Jaeger binary here; the "RED from
-//! spans" dashboard). Panels that show exemplars must have exemplars to show. Every rule must
-//! evaluate without error. Finally it stops Redis and expects RedisDown to fire and reach
-//! Alertmanager, and redis-counter's 503s to fire its SLO availability page, routed to the pager
-//! and held back by RedisDown.
+//! Starts every service of ours, tracing to the real Jaeger (deploy/jaeger/config.yml, addresses
+//! moved to loopback), a real redis-server, redis_exporter, node-exporter, Alertmanager and a real
+//! Prometheus using deploy/prometheus/prometheus.yml (targets rewritten to loopback) with exemplar
+//! storage and the real rule files; every upstream program is the release Compose pins
+//! (deploy/tools/stack.tsv). Drives traffic with loadgen; then:
+//! - Jaeger, through the API its UI calls: every service and its operations; one request as one
+//!   trace across loadgen, a service and Redis; a `traceresponse` id and an exemplar's trace id
+//!   open their trace; the Monitor tab's calls, latencies and errors have data.
+//! - Prometheus 3: every target scraped as OpenMetrics with no error; every rule loaded and
+//!   evaluating without error; every PromQL expression of every Grafana dashboard panel returns
+//!   data. Only panels fed by what cannot run here are exempt, listed with the reason: cAdvisor
+//!   (Docker only). Panels that show exemplars must have exemplars to show. Grafana's
+//!   trace-to-metrics queries, filled from a span the real Jaeger returns, select its service.
+//! - Alertmanager: Redis stops, RedisDown fires and reaches Alertmanager, and redis-counter's 503s
+//!   fire its SLO availability page, routed to the pager and held back by RedisDown.
 //!
 //! Modules: `stack` (starting the parts), `config` (the real configuration adapted to loopback),
-//! `panels` (the queries Grafana would run, and the "has data" check).
+//! `panels` (the queries Grafana would run, and the "has data" check), `traces` (Jaeger's API).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod config;
 mod panels;
 mod stack;
+mod traces;
 
 use config::count_rules;
 use panels::{
@@ -36,13 +41,7 @@ use testkit::{Prometheus, wait_until};
 
 /// A panel whose queries use these metric prefixes needs something that cannot run here: the
 /// prefix, and why.
-const NOT_RUNNABLE_METRICS: [(&str, &str); 2] = [
-    ("container_", "cAdvisor: Docker only"),
-    (
-        "traces_span_metrics_",
-        "Jaeger's spanmetrics connector: no Jaeger binary here (deploy/check.sh checks the chain)",
-    ),
-];
+const NOT_RUNNABLE_METRICS: [(&str, &str); 1] = [("container_", "cAdvisor: Docker only")];
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,15 +58,33 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let started = unix_now();
     let mut stack = LiveStack::start().await;
     every_target_is_up(&stack).await;
+    every_target_is_scraped_as_openmetrics(&stack).await;
     every_rule_is_loaded(&stack).await;
+    traces::every_service_is_listed_with_its_operations(&stack.jaeger).await;
+    traces::a_request_through_a_service_to_redis_is_one_trace(&stack.jaeger).await;
     let alert_panels = every_panel_has_data(&stack).await;
     loadgen_drives_the_robots_without_a_token(&stack).await;
     every_rule_evaluates(&stack.prometheus).await;
     exemplar_panels_have_exemplars(&stack.prometheus, started).await;
-    trace_to_metrics_links_select_the_spans_service(&stack.prometheus).await;
+    traces::handed_out_trace_ids_resolve(
+        &stack.jaeger,
+        &stack.prometheus,
+        &stack.counter.url(),
+        started,
+    )
+    .await;
+    traces::the_monitor_tab_has_red_metrics(
+        &stack.jaeger,
+        "redis-counter",
+        &["calls", "latencies"],
+    )
+    .await;
+    trace_to_metrics_links_select_the_spans_service(&stack).await;
     redis_down_fires_and_reaches_alertmanager(&mut stack).await;
     assert_all_have_data(&stack.prometheus, &alert_panels, Duration::from_secs(30)).await;
     a_burning_budget_pages_held_back_by_its_cause(&stack).await;
+    // redis-counter's 503 spans are errors: the Monitor tab's error rate shows them.
+    traces::the_monitor_tab_has_red_metrics(&stack.jaeger, "redis-counter", &["errors"]).await;
 }
 
 /// Every service of ours is scraped, and every target comes up.
@@ -105,6 +122,42 @@ async fn every_target_is_up(stack: &LiveStack) {
         },
     )
     .await;
+}
+
+/// Prometheus 3 negotiates OpenMetrics with every service of ours: the families' `# UNIT` lines,
+/// which only OpenMetrics carries, reach its metadata (Prometheus's classic text format has no
+/// units), and no scrape failed.
+async fn every_target_is_scraped_as_openmetrics(stack: &LiveStack) {
+    for service in [
+        "web-flask-equivalent",
+        "redis-counter",
+        "robot-control",
+        "url-prober",
+        "loadgen",
+    ] {
+        let selector = format!("{{job=\"{service}\"}}");
+        let metadata = stack
+            .prometheus
+            .api(
+                "targets/metadata",
+                &[
+                    ("match_target", &selector),
+                    ("metric", "process_resident_memory_bytes"),
+                ],
+            )
+            .await;
+        let units: Vec<&str> = metadata
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["unit"].as_str())
+            .collect();
+        assert_eq!(
+            units,
+            ["bytes"],
+            "{service}: process_resident_memory_bytes's unit as Prometheus scraped it: {metadata}"
+        );
+    }
 }
 
 /// As many rules are loaded as the rule files define.
@@ -230,8 +283,9 @@ async fn exemplar_panels_have_exemplars(prometheus: &Prometheus, since: f64) {
 /// Grafana's trace -> metrics queries, as Grafana loads and fills them for a span: for a span of
 /// web-flask-equivalent (which loadgen drives) they return that service's own data; for a span of
 /// a service that is not ours (no `prometheus.job`: `$__tags` is "") they are still valid PromQL.
-async fn trace_to_metrics_links_select_the_spans_service(prometheus: &Prometheus) {
-    let trace_to_metrics = trace_to_metrics_queries();
+async fn trace_to_metrics_links_select_the_spans_service(stack: &LiveStack) {
+    let prometheus = &stack.prometheus;
+    let trace_to_metrics = trace_to_metrics_queries(&web_span_from_jaeger(&stack.jaeger).await);
     let variant = |suffix: &str| -> BTreeMap<String, PanelQuery> {
         trace_to_metrics
             .iter()
@@ -360,6 +414,30 @@ async fn a_burning_budget_pages_held_back_by_its_cause(stack: &LiveStack) {
         },
     )
     .await;
+}
+
+/// A server span of web-flask-equivalent exactly as Jaeger's API hands it to Grafana's trace view.
+async fn web_span_from_jaeger(jaeger: &testkit::Jaeger) -> Value {
+    let (_, body) = jaeger
+        .api(
+            "traces",
+            &[
+                ("service", "web-flask-equivalent"),
+                ("operation", "GET /"),
+                ("lookback", "1h"),
+                ("limit", "1"),
+            ],
+        )
+        .await;
+    let trace = &body["data"][0];
+    let mut span = trace["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["operationName"] == "GET /"))
+        .unwrap_or_else(|| panic!("no GET / span of web-flask-equivalent in Jaeger: {body}"))
+        .clone();
+    // The trace view hands the span its process inline (Grafana's transform does the same).
+    span["process"] = trace["processes"][span["processID"].as_str().unwrap()].clone();
+    span
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Value {

@@ -77,14 +77,17 @@ pub fn dashboard_queries() -> Vec<PanelQuery> {
 }
 
 /// The Jaeger datasource's trace-to-metrics queries exactly as Grafana would run them: interpolated
-/// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for a span of
-/// web-flask-equivalent as Jaeger's v1 API hands it to Grafana, and for a span of a service that is
-/// not ours), plus each query with web-flask-equivalent's job written in; one implementation for
-/// check.sh and here.
-pub fn trace_to_metrics_queries() -> Vec<PanelQuery> {
+/// by deploy/tests/check_static.py (Grafana's provisioning expansion, then its $__tags for
+/// `web_span`, a span of web-flask-equivalent as the real Jaeger's v1 API handed it out, and for a
+/// span of a service that is not ours), plus each query with web-flask-equivalent's job written in;
+/// one implementation for check.sh and here.
+pub fn trace_to_metrics_queries(web_span: &Value) -> Vec<PanelQuery> {
+    let span_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(span_file.path(), web_span.to_string()).unwrap();
     let output = Command::new("python3")
         .arg(repo("deploy/tests/check_static.py"))
         .arg("dashboard-promql")
+        .arg(span_file.path())
         .output()
         .expect("python3 (apt-get install -y python3 python3-yaml)");
     assert!(

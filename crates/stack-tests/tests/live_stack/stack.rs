@@ -1,6 +1,8 @@
-//! The stack of `just up`, natively on loopback: our services (tracing on, to a real OTLP
-//! receiver standing in for Jaeger), redis-server, redis_exporter, node-exporter, Alertmanager, and
-//! Prometheus with the real config and rules; loadgen driving traffic as in Compose.
+//! The stack of `just up`, natively on loopback: our services (tracing on, exporting to the real
+//! Jaeger running deploy/jaeger/config.yml), redis-server, redis_exporter, node-exporter,
+//! Alertmanager, and Prometheus with the real config and rules; loadgen driving traffic as in
+//! Compose. Jaeger, Prometheus, Alertmanager and the exporters are the releases Compose pins
+//! (deploy/tools/stack.tsv), built by scripts/stack-programs.sh.
 
 use crate::config::{native_prometheus_config, rule_files_with_short_redis_down};
 use crate::{loopback, repo};
@@ -8,8 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::process::Command;
 use testkit::{
-    OtlpGrpcReceiver, Prometheus, RedisServer, ServiceProcess, free_port, require_binary,
-    workspace_binary,
+    Jaeger, Prometheus, RedisServer, ServiceProcess, free_port, stack_program, workspace_binary,
 };
 
 pub struct LiveStack {
@@ -26,15 +27,19 @@ pub struct LiveStack {
     /// The rule files Prometheus loaded, as (path, content).
     pub rule_files: Vec<(String, String)>,
     _exporters: [ServiceProcess; 2],
-    _receiver: OtlpGrpcReceiver,
+    pub jaeger: Jaeger,
     _dirs: [tempfile::TempDir; 2],
 }
 
 impl LiveStack {
     pub async fn start() -> Self {
         let redis = RedisServer::start();
-        let receiver = OtlpGrpcReceiver::start().await;
-        let endpoint = receiver.endpoint();
+        // Jaeger reads span metrics back from this Prometheus (the Monitor tab), which scrapes
+        // Jaeger: the port is chosen first, Prometheus starts last.
+        let prometheus_port = free_port();
+        let jaeger =
+            Jaeger::start_deployed(&format!("http://{}", loopback(prometheus_port)), &[]).await;
+        let endpoint = jaeger.otlp_grpc_endpoint();
         let traced = |env: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
             let mut all = vec![
                 ("OTEL_SDK_DISABLED", "false".to_owned()),
@@ -85,17 +90,19 @@ impl LiveStack {
         let alertmanager_dir = tempfile::tempdir().unwrap();
         let alertmanager = alertmanager(&alertmanager_dir).await;
 
-        let prometheus_port = free_port();
+        // Compose's scrape targets (host:port), and who plays each here.
         let hosts: BTreeMap<&str, SocketAddr> = [
-            ("web-flask-equivalent", web.addr()),
-            ("redis-counter", counter.addr()),
-            ("robot-control", robot.addr()),
-            ("url-prober", prober.addr()),
-            ("loadgen", loadgen.addr()),
-            ("redis-exporter", redis_exporter.addr()),
-            ("node-exporter", node_exporter.addr()),
-            ("alertmanager", alertmanager.addr()),
-            ("prometheus", loopback(prometheus_port)),
+            ("web-flask-equivalent:5000", web.addr()),
+            ("redis-counter:5001", counter.addr()),
+            ("robot-control:6543", robot.addr()),
+            ("url-prober:8080", prober.addr()),
+            ("loadgen:9000", loadgen.addr()),
+            ("redis-exporter:9121", redis_exporter.addr()),
+            ("node-exporter:9100", node_exporter.addr()),
+            ("alertmanager:9093", alertmanager.addr()),
+            ("prometheus:9090", loopback(prometheus_port)),
+            ("jaeger:8888", loopback(jaeger.port(8888))),
+            ("jaeger:8889", loopback(jaeger.port(8889))),
         ]
         .into_iter()
         .collect();
@@ -116,7 +123,7 @@ impl LiveStack {
             scraped_jobs,
             rule_files,
             _exporters: [redis_exporter, node_exporter],
-            _receiver: receiver,
+            jaeger,
             _dirs: [prober_dir, alertmanager_dir],
         }
     }
@@ -124,10 +131,7 @@ impl LiveStack {
 
 async fn redis_exporter(redis: &RedisServer) -> ServiceProcess {
     let addr = loopback(free_port());
-    let mut command = Command::new(require_binary(
-        "prometheus-redis-exporter",
-        "prometheus-redis-exporter",
-    ));
+    let mut command = Command::new(stack_program("redis_exporter"));
     command.args([
         format!("--web.listen-address={addr}"),
         format!("--redis.addr={}", redis.url()),
@@ -137,20 +141,14 @@ async fn redis_exporter(redis: &RedisServer) -> ServiceProcess {
 
 async fn node_exporter() -> ServiceProcess {
     let addr = loopback(free_port());
-    let mut command = Command::new(require_binary(
-        "prometheus-node-exporter",
-        "prometheus-node-exporter",
-    ));
+    let mut command = Command::new(stack_program("node_exporter"));
     command.arg(format!("--web.listen-address={addr}"));
     ServiceProcess::start_daemon(command, addr, "/metrics").await
 }
 
 async fn alertmanager(storage: &tempfile::TempDir) -> ServiceProcess {
     let addr = loopback(free_port());
-    let mut command = Command::new(require_binary(
-        "prometheus-alertmanager",
-        "prometheus-alertmanager",
-    ));
+    let mut command = Command::new(stack_program("alertmanager"));
     command.args([
         format!(
             "--config.file={}",
