@@ -10,10 +10,17 @@ have to be redone for every change of a target, and the objective files would st
 place a target is written.
 
 Why they still catch a wrong generator: the expectations do not come from the PromQL. The model
-below computes every window's error ratio from the traffic alone -- the way Prometheus 2.42's rate()
-does for these inputs (counters starting at 0, one sample a minute: the increase over the window's
-minutes, or since the start when the window reaches back further) -- and decides each alert from the
-workbook table. The tests assert the alerts at the evaluations just before and just after every
+below computes every window's error ratio from the traffic alone and decides each alert from the
+workbook table. It computes rate() the way Prometheus 3.13 (promtool here and the Prometheus of
+Compose and Kubernetes) does, because that is what the rules get and it is not the plain increase
+over the window: ranges are left-open, (t-W, t], so a window of W minutes holds W samples (one a
+minute) spanning W-1 minutes, and rate() extrapolates each series' increase to the window's ends
+with a factor of its own -- a series that was still 0 at the window's first sample (the errors of a
+burn that began inside the window) is not extrapolated back past its zero point, while the steady
+requests are -- so the model takes the rate of every input series as input_series() writes it (each
+status code's `_count`, the threshold's bucket) and combines them as the SLIs are defined: 5xx over
+all requests, all requests less the fast ones. sum_over_time (the period's ratio) is left-open
+too. The tests assert the alerts at the evaluations just before and just after every
 change of state (concrete times), and the recorded ratios and budget at chosen moments. A wrong
 window, factor, selector, `and`/`or`, `le` matcher or 0/0 handling moves an edge or a value and
 `promtool test rules` fails. Each scenario also states its intent ("a slow burn tickets and never
@@ -23,6 +30,7 @@ scenario pointless fails the generator rather than producing a test that proves 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -61,6 +69,28 @@ class Scenario:
 # --- the model -----------------------------------------------------------------------------------
 
 
+def whole(count: Fraction) -> int:
+    assert count.denominator == 1, f"{count} requests in a minute: not a whole number"
+    return int(count)
+
+
+@dataclass
+class Series:
+    """One input series as input_series() writes it: a counter from 0 at minute 0, one sample a
+    minute. `le` is the bucket's bound (None: the `_count`, or `+Inf` when `bucket`)."""
+
+    status: str
+    increments: list[int]
+    bucket: bool = False
+    le: Decimal | None = None
+    values: list[int] = field(init=False)  # the counter at minute 0, 1, ..., end
+
+    def __post_init__(self):
+        assert all(type(inc) is int and inc >= 0 for inc in self.increments), \
+            "every per-minute count a whole number (promtool adds them up in floats), and never negative"
+        self.values = list(itertools.accumulate(self.increments, initial=0))
+
+
 class Model:
     """Error ratios and alert decisions of one scenario, per evaluation (every `every` minutes)."""
 
@@ -70,44 +100,116 @@ class Model:
         self.minutes = [seg for seg in scenario.segments for _ in range(seg.minutes)]
         self.end = len(self.minutes)
         self.grid = list(range(0, self.end + 1, scenario.every))
+        for seg in scenario.segments:
+            assert sum(seg.bad.values(), seg.not_found) <= 1, f"{scenario.name}: more than 100% of requests"
+            assert all(isinstance(x, (int, Fraction)) for x in (seg.requests, seg.not_found, *seg.bad.values()))
         # Every per-minute count an integer: promtool adds up `a+bxn` in floats, and 0.1 + 0.1 + ...
         # drifting above the next segment's start would read as a counter reset and double a rate.
         self.scale = math.lcm(*(part.denominator for seg in scenario.segments
                                 for part in (seg.requests * seg.not_found, seg.requests * seg.bad.get("latency", Fraction(0)),
                                              seg.requests * seg.bad.get("availability", Fraction(0)) / 2)))
-        self.requests = self._prefix(lambda seg: Fraction(seg.requests * self.scale))
-        self.bad = {kind: self._prefix(lambda seg, k=kind: seg.requests * self.scale * seg.bad.get(k, Fraction(0)))
-                    for kind in self.slos}
-        for seg in scenario.segments:
-            assert sum(seg.bad.values(), seg.not_found) <= 1, f"{scenario.name}: more than 100% of requests"
-            assert all(isinstance(x, (int, Fraction)) for x in (seg.requests, seg.not_found, *seg.bad.values()))
+        self.series = self._series()
+        self._rates: dict[tuple[int, int], dict[str, Fraction | None]] = {}
         self.decisions = {(kind, i): [self.decide(kind, i, t) for t in self.grid]
                           for kind in self.slos for i in range(len(PAIRS))}
 
-    def _prefix(self, per_minute) -> list[Fraction]:
-        sums = [Fraction(0)]
-        for seg in self.minutes:
-            sums.append(sums[-1] + per_minute(seg))
-        return sums
+    def _series(self) -> list[Series]:
+        """The traffic as the services would export it: `_count` per status code (5xx split between
+        500 and 503, redis-counter's answer while Redis is down) and, with a latency SLO, buckets
+        around its threshold, where slow requests (200s only) land above the threshold's bound."""
+        per_status: dict[str, list[int]] = {"200": [], "404": [], "500": [], "503": []}
+        fast_200 = []
+        for seg in self.scenario.segments:
+            total = Fraction(seg.requests * self.scale)
+            errors = total * seg.bad.get("availability", 0)
+            slow = total * seg.bad.get("latency", 0)
+            not_found = total * seg.not_found
+            ok = total - errors - not_found
+            for status, count in (("200", ok), ("404", not_found), ("500", errors / 2), ("503", errors / 2)):
+                per_status[status] += [whole(count)] * seg.minutes
+            fast_200 += [whole(ok - slow)] * seg.minutes
+        latency = self.slos.get("latency")
+        series = []
+        for status, increments in per_status.items():
+            series.append(Series(status, increments))
+            if latency is None:
+                continue
+            # A bucket below the threshold, the threshold's, one above, +Inf: a wrong `le` gives a wrong ratio.
+            buckets = http_buckets()
+            index = buckets.index(latency.threshold)
+            for bound in [*buckets[max(0, index - 1):index + 2], None]:
+                below_threshold = status == "200" and bound is not None and bound <= latency.threshold
+                series.append(Series(status, fast_200 if below_threshold else increments, bucket=True, le=bound))
+        return series
+
+    def rate(self, series: Series, t: int, minutes: int) -> Fraction | None:
+        """rate(series[W]) at minute t as Prometheus 3.13 computes it (promql/functions.go,
+        extrapolatedRate), or None where it gives no result. The range is left-open, (t-W, t]: the
+        sample at t-W is not in it, so a full window holds W samples over W-1 minutes. The increase
+        between its first and last sample is extrapolated to the range's ends: all the way to an end
+        within 1.1 average intervals (one minute here) of a sample, else half an interval (the
+        series starts within the range); towards the start never further than where the counter
+        would have been 0 (sampled interval x first value / increase)."""
+        first, last = max(0, t - minutes + 1), min(t, self.end)
+        intervals = last - first
+        if intervals < 1:
+            return None  # fewer than two samples: no rate
+        values = series.values
+        increase = values[last] - values[first]  # the counters never go down: no resets
+        sampled = intervals * 60  # seconds, as are the durations below
+        to_start, to_end = (first - (t - minutes)) * 60, (t - last) * 60
+        # "close enough" to an end: under 1.1 x the average interval (sampled / intervals)
+        if to_start * intervals * 10 >= sampled * 11:
+            to_start = Fraction(sampled, 2 * intervals)
+        if increase > 0 and values[first] >= 0 and sampled * values[first] < to_start * increase:
+            to_start = Fraction(sampled * values[first], increase)  # where the counter was 0
+        if to_end * intervals * 10 >= sampled * 11:
+            to_end = Fraction(sampled, 2 * intervals)
+        return Fraction(increase * (sampled + to_start + to_end), sampled * minutes * 60)
 
     @staticmethod
-    def _window(prefix: list[Fraction], t: int, minutes: int) -> Fraction:
-        return prefix[t] - prefix[max(0, t - minutes)]
+    def _sum(rates) -> Fraction | None:
+        """sum(...) of per-series rates: no result if no series has one."""
+        rates = [r for r in rates if r is not None]
+        return sum(rates, Fraction(0)) if rates else None
+
+    def rates(self, t: int, minutes: int) -> dict[str, Fraction | None]:
+        """Requests/s and bad requests/s per SLO kind over the window: each input series' rate,
+        then combined. Availability: the 5xx `_count`s. Latency: every `_count` less the bucket
+        of the threshold (slow, or not counted there), never below 0."""
+        key = (t, minutes)
+        if key not in self._rates:
+            counts = [s for s in self.series if not s.bucket]
+            requests = self._sum(self.rate(s, t, minutes) for s in counts)
+            result: dict[str, Fraction | None] = {"requests": requests}
+            for kind, slo in self.slos.items():
+                if kind == "availability":  # no 5xx series at all: 0 errors
+                    bad = self._sum(self.rate(s, t, minutes) for s in counts if s.status.startswith("5"))
+                    bad = Fraction(0) if bad is None and requests is not None else bad
+                else:
+                    fast = self._sum(self.rate(s, t, minutes) for s in self.series
+                                     if s.bucket and s.le == slo.threshold)
+                    bad = None if requests is None or fast is None else max(requests - fast, Fraction(0))
+                result[kind] = bad
+            self._rates[key] = result
+        return self._rates[key]
 
     def request_rate(self, t: int, minutes: int) -> Fraction:
         """Requests per second over the window, as slo:sli_requests:rate<W> records it."""
-        return self._window(self.requests, t, minutes) / (minutes * 60)
+        return self.rates(t, minutes)["requests"]
 
     def ratio(self, kind: str, t: int, minutes: int) -> Fraction:
-        requests = self._window(self.requests, t, minutes)
-        return self._window(self.bad[kind], t, minutes) / requests if requests else Fraction(0)
+        """slo:sli_error:ratio_rate<W>: bad over all requests, 0 without a request."""
+        rates = self.rates(t, minutes)
+        return rates[kind] / rates["requests"] if rates["requests"] else Fraction(0)
 
     def period_ratio(self, kind: str, t: int) -> Fraction:
-        """sum_over_time of the recorded 5m rates (one sample per evaluation since the first)."""
+        """sum_over_time of the recorded 5m rates over the left-open period (t - period, t]: one
+        sample per evaluation that recorded one (not minute 0, where no rate exists)."""
         period = self.slos[kind].period.minutes
-        steps = [s for s in self.grid if 0 < s <= t and s >= t - period]
-        bad = sum((self._window(self.bad[kind], s, 5) for s in steps), Fraction(0))
-        requests = sum((self._window(self.requests, s, 5) for s in steps), Fraction(0))
+        steps = [s for s in self.grid if t - period < s <= t and self.rates(s, 5)["requests"] is not None]
+        bad = sum((self.rates(s, 5)[kind] for s in steps), Fraction(0))
+        requests = sum((self.rates(s, 5)["requests"] for s in steps), Fraction(0))
         return bad / requests if requests else Fraction(0)
 
     def burn(self, kind: str, t: int, minutes: int) -> Fraction:
@@ -178,7 +280,9 @@ class Model:
 
 def detection_minutes(slo: Slo) -> int:
     """Minutes of total failure after which the 1h/5m page fires: the workbook's detection time
-    (factor x budget x 1h), rounded up to the next whole minute (a sample a minute)."""
+    (factor x budget x 1h), rounded up to the next whole minute (a sample a minute). Prometheus 3's
+    extrapolation puts the 1h ratio after k bad minutes between k/60 and k/59, never below, so the
+    page fires no later than this (the fast-burn scenarios check it)."""
     pair = PAIRS[PAGE_1H]
     return math.floor(Fraction(pair.factor(slo.period)) * Fraction(slo.budget) * pair.long.minutes) + 1
 
@@ -228,21 +332,26 @@ def scenarios(slos: list[Slo]) -> list[Scenario]:
     # A blip: half the bad requests the 1h page needs, as fast as possible after 8h of clean traffic
     # (the ticket windows need that much history to dilute it). The 5m window is far above the
     # page's threshold; only the long window keeps the page quiet, as the workbook intends.
-    segments, cursor, starts = [Segment(480)], 480, {}
+    # Each blip starts a minute after an evaluation (every 5m): the left-open 5m range of the next
+    # evaluation holds the samples of its last 4 minutes only, so a blip in the minute right after
+    # an evaluation would fall between two windows and no 5m rate here would see it.
+    every = 5
+    segments, cursor, starts = [Segment(8 * 60 + 1)], 8 * 60 + 1, {}
     for kind, slo in kinds.items():
         pair = PAIRS[PAGE_1H]
         bad = Fraction(pair.factor(slo.period)) * budget[kind] * pair.long.minutes * RATE / 2
         minutes = math.ceil(bad / RATE / Fraction(9, 10))
-        segments += [Segment(minutes, {kind: bad / minutes / RATE}), Segment(60)]
+        quiet = 60 + (1 - (cursor + minutes + 60)) % every
+        segments += [Segment(minutes, {kind: bad / minutes / RATE}), Segment(quiet)]
         starts[kind] = cursor
-        cursor += minutes + 60
+        cursor += minutes + quiet
     result.append(Scenario(
         "a short blip (half the bad requests the 1h page needs, within minutes) fires nothing",
-        segments, 5,
+        segments, every,
         [("nothing fires", lambda m: all(m.never(kind) for kind in kinds))]
         + [(f"{kind}: the 5m window alone would page", lambda m, k=kind: m.short_burn_above(k, PAGE_1H))
            for kind in kinds],
-        [starts[kind] + 5 for kind in kinds]))
+        [starts[kind] - 1 + every for kind in kinds]))
 
     history = 3 * 1440  # the longest window full of clean traffic before the burn
     result.append(Scenario(
@@ -282,7 +391,7 @@ def value(x: Fraction) -> str:
     return num(exact) if Fraction(exact) == x else repr(float(x))
 
 
-def values(increments: list[Fraction]) -> str:
+def values(increments: list[int]) -> str:
     """A counter from 0 with the given per-minute increments, in promtool's `a+bxn` notation."""
     runs: list[list] = []
     for inc in increments:
@@ -301,45 +410,26 @@ def values(increments: list[Fraction]) -> str:
 
 
 def exported_le(bound: Decimal) -> str:
-    """A bucket bound as the services write it (Rust's Display), which is how 2.42 stores it."""
+    """A bucket bound as the services write it (Rust's Display). Prometheus 3 stores a scraped
+    classic histogram's `le` normalised (`1` becomes `1.0`); the rules' matcher accepts both forms,
+    and for a bound that is not a whole number (every threshold so far) they are the same text."""
     return format(Decimal(repr(float(bound))).normalize(), "f")
 
 
-def input_series(service: str, slos: list[Slo], model: Model) -> list[dict]:
-    latency = next((slo for slo in slos if slo.kind == "latency"), None)
-    # 5xx split between 500 and 503 (redis-counter's answer while Redis is down): every 5xx counts.
-    per_status = {"200": [], "404": [], "500": [], "503": []}
-    fast_200 = []
-    for seg in model.minutes:
-        total = Fraction(seg.requests * model.scale)
-        errors = total * seg.bad.get("availability", 0)
-        slow = total * seg.bad.get("latency", 0)
-        not_found = total * seg.not_found
-        ok = total - errors - not_found
-        per_status["200"].append(ok)
-        per_status["404"].append(not_found)
-        per_status["500"].append(errors / 2)
-        per_status["503"].append(errors / 2)
-        fast_200.append(ok - slow)
-    series = []
-    for status, increments in per_status.items():
-        route = "unmatched" if status == "404" else "/"
+def input_series(service: str, model: Model) -> list[dict]:
+    """The model's series, labelled as the services export them."""
+    result = []
+    for series in model.series:
+        route = "unmatched" if series.status == "404" else "/"
         labels = (f'job="{service}", http_request_method="GET", http_route="{route}", '
-                  f'http_response_status_code="{status}"')
-        series.append({"series": f"{HTTP}_count{{{labels}}}", "values": values(increments)})
-        if latency is None:
-            continue
-        # A bucket below the threshold, the threshold's, one above, +Inf: slow requests (200s only)
-        # land between the threshold and the next bound, so a wrong `le` gives a wrong ratio.
-        buckets = http_buckets()
-        index = buckets.index(latency.threshold)
-        bounds = buckets[max(0, index - 1):index + 2]
-        for bound in bounds:
-            below_threshold = status == "200" and bound <= latency.threshold  # excludes the slow 200s
-            counts = fast_200 if below_threshold else increments
-            series.append({"series": f'{HTTP}_bucket{{{labels}, le="{exported_le(bound)}"}}', "values": values(counts)})
-        series.append({"series": f'{HTTP}_bucket{{{labels}, le="+Inf"}}', "values": values(increments)})
-    return series
+                  f'http_response_status_code="{series.status}"')
+        if series.bucket:
+            le = "+Inf" if series.le is None else exported_le(series.le)
+            name = f'{HTTP}_bucket{{{labels}, le="{le}"}}'
+        else:
+            name = f"{HTTP}_count{{{labels}}}"
+        result.append({"series": name, "values": values(series.increments)})
+    return result
 
 
 def alert_tests(service: str, slos: list[Slo], model: Model, t: int) -> list[dict]:
@@ -415,7 +505,7 @@ def tests_files(service: str, slos: list[Slo]) -> dict[Path, str]:
         group = {
             "name": f"{service}: {scenario.name}",
             "interval": "1m",
-            "input_series": input_series(service, slos, model),
+            "input_series": input_series(service, model),
             "alert_rule_test": [test for t in checkpoints(model) for test in alert_tests(service, slos, model, t)],
             # Recorded values at an evaluation (between two, promtool would read the earlier one).
             "promql_expr_test": [test for t in scenario.values_at

@@ -10,9 +10,11 @@ multi-burn-rate alerts, their promtool tests, the SLO dashboard (deploy/grafana/
 error_budgets.py imports this module) -- is generated, so a target cannot disagree with the rules
 that enforce it.
 
-The PromQL is valid on Prometheus 2.42 (Debian, promtool here) and 3.x (Compose): the latency SLI
-matches the bucket's `le` the way both store it (3.x normalises `le="1"` to `le="1.0"`), and no rule
-relies on a range selector holding exactly one sample. Bad objective files: one line on stderr, exit 2.
+The PromQL is written for Prometheus 3.13 (promtool, Compose and Kubernetes) and stays valid on 2.x:
+the latency SLI matches the bucket's `le` the way both store it (3.x normalises `le="1"` to
+`le="1.0"`), and no rule relies on a range selector holding exactly one sample (3.x's ranges are
+left-open, (t-W, t]: a sample exactly at t-W is no longer in them). The promtool tests (scenarios.py)
+expect 3.x's rate(). Bad objective files: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -257,8 +259,8 @@ def compose_retention() -> Window | None:
 
 
 def le_matcher(threshold: Decimal) -> str:
-    """`le` as Prometheus stores the bucket: 2.42 keeps the text the exporter wrote (Rust's Display:
-    `0.25`, `1`), 3.x normalises it to a float (`0.25`, `1.0`). One matcher for both."""
+    """`le` as Prometheus stores the bucket: 3.x normalises it to a float (`0.25`, `1.0`), 2.x kept
+    the text the exporter wrote (Rust's Display: `0.25`, `1`). One matcher for both."""
     value = float(threshold)
     exported = format(Decimal(repr(value)).normalize(), "f")
     normalised = f"{int(value)}.0" if value.is_integer() else repr(value)
