@@ -20,8 +20,8 @@ pub mod webdriver;
 pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
 pub use in_process::{InProcessService, Shutdown};
 pub use otlp::{
-    AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
-    span_attribute,
+    AttributeValue, ExportedEvent, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus,
+    decode_spans, span_attribute,
 };
 pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
