@@ -149,8 +149,9 @@ impl Controller {
             }
             result
         };
-        // The eye span covers the timeout too: a driver that never answers ends it failed, like
-        // one that refuses, rather than leaving a span that just stops.
+        // The eye span covers the wait for the robot and the timeout too: a driver that never
+        // answers ends it failed, like one that refuses, rather than leaving a span that just
+        // stops when the timeout drops the driver's future.
         let span = eye_span(slot.id, command);
         let outcome = tokio::time::timeout(self.command_timeout, run)
             .instrument(span.clone())
