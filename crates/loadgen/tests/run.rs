@@ -1,6 +1,7 @@
 //! The real binary against local stand-ins for the four services: the configured count and mix
 //! arrive exactly, the summary matches what the servers counted, requests carry traceparent,
-//! its own /metrics counts, and SIGTERM ends a `--duration 0` run. The pacing itself (rate,
+//! its own /metrics counts, and SIGTERM ends a `--duration 0` run. Every client span, failed ones
+//! (4xx, a target nobody listens on) included, carries what our registry lists for it. The pacing itself (rate,
 //! concurrency, catch-up) is tested in paused time in `src/driver.rs`, not here with a clock.
 
 use axum::Router;
@@ -11,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use telemetry::semconv::attribute as a;
-use testkit::semconv::HTTP_CLIENT;
+use testkit::semconv::{HTTP_CLIENT, registry};
 use testkit::{ExportedSpan, OtlpGrpcReceiver, free_port, metric_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
@@ -215,6 +216,83 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
             exempt.push((a::ERROR_TYPE, "the request succeeded"));
         }
         HTTP_CLIENT.assert_followed(&span.attributes, &exempt);
+        registry().assert_span("span.loadgen.request.client", span);
+    }
+    let targets: BTreeMap<String, usize> =
+        spans.iter().fold(BTreeMap::new(), |mut targets, span| {
+            let target = testkit::span_attribute(span, "loadgen.target").unwrap_or_default();
+            *targets.entry(target).or_default() += 1;
+            targets
+        });
+    let expected: BTreeMap<String, usize> = [
+        ("web-flask-equivalent", 22),
+        ("redis-counter", 12),
+        ("robot-control", 10),
+        ("url-prober", 4),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(
+        targets, expected,
+        "loadgen.target names each span's service"
+    );
+    registry().assert_resource(&spans[0].resource);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_nobody_listens_on_is_a_failed_client_span() {
+    let seen = Seen::default();
+    let mut env = stand_ins(&seen).await;
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    for (key, value) in &mut env {
+        if *key == "LOADGEN_WEB_URL" {
+            value.clone_from(&closed);
+        }
+    }
+    let mut receiver = OtlpGrpcReceiver::start().await;
+    env.extend([
+        ("OTEL_SDK_DISABLED", "false".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ]);
+    let output = run_loadgen(
+        &["--requests", "2", "--mix", "web=1", "--json", "--quiet"],
+        &env,
+        Duration::from_secs(30),
+    )
+    .await;
+    let summary = summary_of(&output);
+    assert_eq!(summary.errors, 2, "both requests failed");
+
+    let spans = receiver
+        .spans_until(Duration::from_secs(10), |spans| spans.len() >= 2)
+        .await;
+    assert_eq!(spans.len(), 2, "one span per request: {spans:#?}");
+    for span in &spans {
+        assert_eq!(
+            testkit::span_attribute(span, a::ERROR_TYPE).as_deref(),
+            Some("connect_error"),
+            "{span:#?}"
+        );
+        assert_eq!(
+            span.status.as_ref().map(|s| s.code.as_str()),
+            Some("STATUS_CODE_ERROR")
+        );
+        assert_eq!(span.attribute(a::HTTP_RESPONSE_STATUS_CODE), None);
+        HTTP_CLIENT.assert_followed(
+            &span.attributes,
+            &[
+                (a::HTTP_REQUEST_METHOD_ORIGINAL, "GET is a known method"),
+                (a::HTTP_REQUEST_RESEND_COUNT, "loadgen never resends"),
+                (a::HTTP_RESPONSE_STATUS_CODE, "no response"),
+                (a::NETWORK_PROTOCOL_VERSION, "no response"),
+                (a::NETWORK_PEER_ADDRESS, "no connection"),
+                (a::NETWORK_PEER_PORT, "no connection"),
+            ],
+        );
+        registry().assert_span("span.loadgen.request.client", span);
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use telemetry::semconv::attribute as a;
-use testkit::semconv::REDIS_CLIENT;
+use testkit::semconv::{REDIS_CLIENT, registry};
 use testkit::{
     OtlpGrpcReceiver, RedisServer, ServiceProcess, eventually, metric_value,
     promtool_check_metrics, span_attribute,
@@ -322,7 +322,7 @@ async fn a_redis_crash_under_load_gives_503s_then_recovers_without_losing_or_dou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_incr_span_is_a_client_child_of_the_request_span() {
-    let redis = RedisServer::start();
+    let mut redis = RedisServer::start();
     let mut receiver = OtlpGrpcReceiver::start().await;
     let endpoint = receiver.endpoint();
     let service = ServiceProcess::start(
@@ -435,6 +435,55 @@ async fn the_incr_span_is_a_client_child_of_the_request_span() {
         16,
         "still a child of its request"
     );
+
+    // Redis stopped: the request answers 503 and its INCR span says the connection failed.
+    redis.stop();
+    assert_eq!(status_of(&client, format!("{}/", service.url())).await, 503);
+    let unreachable = |spans: &[testkit::ExportedSpan]| {
+        spans
+            .iter()
+            .find(|s| {
+                s.name == "INCR"
+                    && span_attribute(s, a::ERROR_TYPE)
+                        .is_some_and(|error_type| error_type != "ERR")
+            })
+            .cloned()
+    };
+    let spans = receiver
+        .spans_until(Duration::from_secs(15), |spans| {
+            unreachable(spans).is_some()
+                && spans.iter().any(|s| {
+                    span_attribute(s, a::HTTP_RESPONSE_STATUS_CODE).as_deref() == Some("503")
+                })
+        })
+        .await;
+    let incr = unreachable(&spans)
+        .unwrap_or_else(|| panic!("no INCR span of the stopped Redis in {spans:#?}"));
+    assert_eq!(
+        span_attribute(&incr, a::ERROR_TYPE).as_deref(),
+        Some("connection"),
+        "{incr:#?}"
+    );
+    assert_eq!(
+        incr.status.as_ref().map(|s| s.code.as_str()),
+        Some("STATUS_CODE_ERROR")
+    );
+    assert_eq!(
+        span_attribute(&incr, a::DB_RESPONSE_STATUS_CODE),
+        None,
+        "Redis sent no reply"
+    );
+
+    // Every span, failed ones included: only what the registry lists for it.
+    for span in &spans {
+        let group = match span.kind.as_str() {
+            "SPAN_KIND_SERVER" => "span.http.server",
+            _ if span.name == "INCR" => "span.redis.client",
+            _ => panic!("a span the registry has no group for: {span:#?}"),
+        };
+        registry().assert_span(group, span);
+    }
+    registry().assert_resource(&spans[0].resource);
 }
 
 #[test]

@@ -20,11 +20,16 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
 
-/// The `http.request.method` values: the standard methods, and `_OTHER` for the rest (so a
-/// made-up method cannot add series).
-pub(crate) const METHODS: [&str; 10] = [
-    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
+/// The `http.request.method` values: the methods the HTTP conventions (1.42) know, `QUERY`
+/// (development) among them, and `_OTHER` for the rest (so a made-up method cannot add series:
+/// each known method is at most one more series per route and status).
+pub(crate) const METHODS: [&str; 11] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "QUERY",
+    "_OTHER",
 ];
+
+/// The index of `_OTHER` in [`METHODS`].
+const OTHER: usize = METHODS.len() - 1;
 
 /// The index of a request's method in [`METHODS`].
 pub(crate) fn method_index(method: &Method) -> usize {
@@ -38,7 +43,19 @@ pub(crate) fn method_index(method: &Method) -> usize {
         Method::OPTIONS => 6,
         Method::CONNECT => 7,
         Method::TRACE => 8,
-        _ => 9,
+        // The http crate has no constant for it; methods are case-sensitive, so only `QUERY`.
+        _ if method.as_str() == "QUERY" => 9,
+        _ => OTHER,
+    }
+}
+
+/// The method part of a span name: the method, or `HTTP` for `_OTHER`, as the HTTP spans
+/// document requires (a name must not carry an unbounded method, nor `_OTHER`).
+fn span_name_method(method: usize) -> &'static str {
+    if method == OTHER {
+        "HTTP"
+    } else {
+        METHODS[method]
     }
 }
 
@@ -50,7 +67,8 @@ pub(crate) struct Route {
     pub matched: bool,
     /// False for the scrape and probe routes, which are neither measured nor traced.
     pub measured: bool,
-    /// `"{method} {template}"` (the method alone when unmatched), per method.
+    /// `"{method} {template}"` (the method alone when unmatched), per method; `HTTP` stands for
+    /// the method of `_OTHER` requests.
     span_names: [&'static str; METHODS.len()],
     active: [OnceLock<&'static ActiveRequests>; METHODS.len()],
 }
@@ -63,9 +81,9 @@ impl Route {
             measured: !(matched && NOT_MEASURED.contains(&label)),
             span_names: std::array::from_fn(|i| {
                 if matched {
-                    leak(format!("{} {label}", METHODS[i]))
+                    leak(format!("{} {label}", span_name_method(i)))
                 } else {
-                    METHODS[i]
+                    span_name_method(i)
                 }
             }),
             active: Default::default(),

@@ -21,6 +21,7 @@
 //! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
 //! - `client_span`: [`ClientSpan`], a per-request client span made without a `tracing` span (and,
 //!   with gRPC, without the SDK); the attributes HTTP client spans record from a response.
+//! - `span_errors`: [`record_error`], a failure on a `tracing` span as the conventions record it.
 //! - `logs`: JSON or pretty log lines with the current trace and span ids.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //!
@@ -45,6 +46,7 @@ mod propagation;
 mod redact;
 mod server_span;
 mod span_attributes;
+mod span_errors;
 mod tracer;
 
 pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
@@ -66,6 +68,7 @@ pub use redact::{
     DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,
     redact_url,
 };
+pub use span_errors::record_error;
 pub use tracer::flush_spans;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -126,9 +126,13 @@ pub(crate) fn install(
         }
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(config.service_name.clone()))
+            // Only the attributes a span is given: the bridge's extras (`target`, the Rust module
+            // path, and the code/thread ones) belong to no semantic convention and no registry
+            // of ours (docs/semconv/registry.yaml), and a validator flags them on every span.
             .with_tracked_inactivity(false)
             .with_threads(false)
             .with_location(false)
+            .with_target(false)
             .with_filter(targets)
     });
     tracing_subscriber::registry()

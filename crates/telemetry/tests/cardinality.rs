@@ -22,6 +22,12 @@ async fn ten_thousand_random_paths_do_not_grow_the_series_count() {
         common::status(client.request(weird.clone(), format!("{base}/x"))).await,
         404
     );
+    // QUERY is a method the HTTP conventions know: its own label value, one more series at most.
+    let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
+    assert_eq!(
+        common::status(client.request(query, format!("{base}/x"))).await,
+        404
+    );
     let before = series_names(&common::scrape(&base).await);
 
     let paths: Vec<String> = (0..10_000)
@@ -79,6 +85,10 @@ async fn ten_thousand_random_paths_do_not_grow_the_series_count() {
     assert!(
         text.contains(r#"http_request_method="_OTHER""#),
         "unknown methods share _OTHER"
+    );
+    assert!(
+        text.contains(r#"http_request_method="QUERY""#),
+        "QUERY is a known method:\n{text}"
     );
     assert!(
         text.contains(

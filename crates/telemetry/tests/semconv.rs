@@ -1,14 +1,16 @@
-//! Server spans and the resource against the semantic conventions' tables (testkit::semconv),
-//! read from a real OTLP receiver; plus what no span may carry: sensitive query values, and
-//! attribute values longer than the configured limit (a 64 KiB URL or user agent).
+//! Server spans and the resource against the semantic conventions' tables and our registry
+//! (testkit::semconv, docs/semconv/registry.yaml), read from a real OTLP receiver; span names of
+//! methods the conventions do not know; plus what no span may carry: attributes of the `tracing`
+//! bridge's own (`target`), sensitive query values, and attribute values longer than the
+//! configured limit (a 64 KiB URL or user agent).
 
 mod common;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, get};
 use std::time::Duration;
 use telemetry::semconv::attribute as a;
-use testkit::semconv::{HTTP_SERVER, RESOURCE};
+use testkit::semconv::{HTTP_SERVER, RESOURCE, registry};
 use testkit::{AttributeValue, ExportedSpan, OtlpHttpReceiver, spawn_router};
 
 const LIMIT: usize = 1000;
@@ -27,6 +29,7 @@ fn app() -> Router {
             "/items/{id}",
             get(|| async { "item\n" }).post(|| async { "posted\n" }),
         )
+        .route("/search", any(|| async { "found\n" }))
         .route(
             "/fail",
             get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom\n") }),
@@ -91,6 +94,24 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     send(client.request(purge, format!("{base}/items/1")), odd)
         .await
         .unwrap();
+    // QUERY is known (semconv 1.42); PURGE is not, with and without a matching route.
+    let query = "55555555555555555555555555555555";
+    let method = reqwest::Method::from_bytes(b"QUERY").unwrap();
+    assert_eq!(
+        send(client.request(method, format!("{base}/search")), query)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let odd_unmatched = "66666666666666666666666666666666";
+    let purge = reqwest::Method::from_bytes(b"PURGE").unwrap();
+    send(
+        client.request(purge, format!("{base}/nowhere")),
+        odd_unmatched,
+    )
+    .await
+    .unwrap();
     let long = "44444444444444444444444444444444";
     // 60 KiB: the http crate refuses URIs of 64 KiB and more.
     let big_query = format!("q={}", "y".repeat(60 * 1024));
@@ -106,11 +127,14 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
 
     let spans = receiver
         .spans_until(Duration::from_secs(10), |spans| {
-            [ok, failed, odd, long].iter().all(|t| {
-                spans
-                    .iter()
-                    .any(|s| s.trace_id == *t && s.kind == "SPAN_KIND_SERVER")
-            }) && spans.iter().any(|s| s.name == "inner")
+            [ok, failed, odd, query, odd_unmatched, long]
+                .iter()
+                .all(|t| {
+                    spans
+                        .iter()
+                        .any(|s| s.trace_id == *t && s.kind == "SPAN_KIND_SERVER")
+                })
+                && spans.iter().any(|s| s.name == "inner")
         })
         .await;
     let server = |trace: &str| {
@@ -169,10 +193,25 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
         Some("STATUS_CODE_ERROR")
     );
 
-    // A method outside the known set: `_OTHER`, with the original kept.
+    // A method outside the known set: `_OTHER`, with the original kept, and `HTTP` for the
+    // method in the span name (the HTTP spans document's MUST), route or not.
     let span = server(odd);
     assert_eq!(text(span, a::HTTP_REQUEST_METHOD), "_OTHER");
     assert_eq!(text(span, a::HTTP_REQUEST_METHOD_ORIGINAL), "PURGE");
+    assert_eq!(span.name, "HTTP /items/{id}");
+    let span = server(odd_unmatched);
+    assert_eq!(text(span, a::HTTP_REQUEST_METHOD), "_OTHER");
+    assert_eq!(span.name, "HTTP");
+    // QUERY is one of the conventions' methods: kept, named, no original.
+    let span = server(query);
+    assert_eq!(text(span, a::HTTP_REQUEST_METHOD), "QUERY");
+    assert_eq!(span.attribute(a::HTTP_REQUEST_METHOD_ORIGINAL), None);
+    assert_eq!(span.name, "QUERY /search");
+
+    // Every server span carries only what the registry lists for it.
+    for span in spans.iter().filter(|s| s.kind == "SPAN_KIND_SERVER") {
+        registry().assert_span("span.http.server", span);
+    }
 
     // 64 KiB in the query, the user agent and a handler's span field: cut to the limit.
     let span = server(long);
@@ -181,6 +220,13 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     assert_eq!(text(span, a::USER_AGENT_ORIGINAL).chars().count(), LIMIT);
     let inner = spans.iter().find(|s| s.name == "inner").unwrap();
     assert_eq!(text(inner, "payload").chars().count(), LIMIT);
+    // A handler's `tracing` span carries its fields and nothing of the bridge's (`target`, the
+    // module path, would be on every such span, in no convention's namespace).
+    assert_eq!(
+        inner.attributes.keys().collect::<Vec<_>>(),
+        ["payload"],
+        "{inner:#?}"
+    );
     let largest = spans
         .iter()
         .flat_map(|s| s.attributes.values())
@@ -195,6 +241,7 @@ async fn server_spans_and_resource_follow_the_conventions_and_leak_nothing() {
     // The resource: the conventions' table, plus what OTEL_RESOURCE_ATTRIBUTES adds.
     let resource = &server(ok).resource;
     RESOURCE.assert_followed(resource, &[]);
+    registry().assert_resource(resource);
     let value = |key: &str| {
         resource
             .get(key)

@@ -24,8 +24,8 @@ pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bound
 pub use in_process::{InProcessService, Shutdown};
 pub use jaeger::{JAEGER_PORTS, Jaeger, loopback_jaeger_config};
 pub use otlp::{
-    AttributeValue, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus, decode_spans,
-    span_attribute,
+    AttributeValue, ExportedEvent, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus,
+    decode_spans, span_attribute,
 };
 pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};

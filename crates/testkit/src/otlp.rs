@@ -87,6 +87,13 @@ pub struct SpanStatus {
     pub message: String,
 }
 
+/// One event of a received span (`exception`, ...).
+#[derive(Debug, Clone)]
+pub struct ExportedEvent {
+    pub name: String,
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
 /// One received span, with the resource and instrumentation scope it came with.
 #[derive(Debug, Clone)]
 pub struct ExportedSpan {
@@ -103,6 +110,7 @@ pub struct ExportedSpan {
     pub end_time_unix_nano: u64,
     pub attributes: BTreeMap<String, AttributeValue>,
     pub dropped_attributes_count: u32,
+    pub events: Vec<ExportedEvent>,
     pub status: Option<SpanStatus>,
     /// The resource's attributes (`service.name`, `telemetry.sdk.version`, ...).
     pub resource: BTreeMap<String, AttributeValue>,
@@ -147,6 +155,14 @@ pub fn decode_spans(request: ExportTraceServiceRequest) -> Vec<ExportedSpan> {
                     end_time_unix_nano: span.end_time_unix_nano,
                     attributes: attributes(span.attributes),
                     dropped_attributes_count: span.dropped_attributes_count,
+                    events: span
+                        .events
+                        .into_iter()
+                        .map(|event| ExportedEvent {
+                            name: event.name,
+                            attributes: attributes(event.attributes),
+                        })
+                        .collect(),
                     resource: resource.clone(),
                     scope: scope.clone(),
                 });

@@ -1,10 +1,17 @@
 //! The OpenTelemetry semantic conventions our spans follow, as tables of required and recommended
-//! attributes, for assertions on spans an OTLP receiver got.
+//! attributes, for assertions on spans an OTLP receiver got; and our own registry
+//! (docs/semconv/registry.yaml, [`registry`]): the attributes we define and the full list of what
+//! each of our spans carries, so that an attribute nobody registered fails a test.
 //!
 //! Names come from `opentelemetry-semantic-conventions` (the version matching the SDK: semantic
 //! conventions 1.42); requirement levels and types from that version's documents
-//! (docs/http/http-spans.md, docs/db/redis.md, docs/registry/entities/{service,telemetry,host}.md).
-//! Opt-in attributes are not listed.
+//! (docs/http/http-spans.md, docs/db/redis.md, docs/general/recording-errors.md,
+//! docs/exceptions/exceptions-spans.md, docs/registry/entities/{service,telemetry,host,
+//! deployment}.md). Opt-in attributes are not listed.
+
+mod registry;
+
+pub use registry::{Group, REGISTRY_PATH, Registry, RequirementLevel, registry};
 
 use crate::otlp::AttributeValue;
 use opentelemetry_semantic_conventions::attribute as a;
@@ -134,6 +141,11 @@ pub const RESOURCE: Convention = Convention {
         (a::SERVICE_NAME, Required, Str),
         (a::SERVICE_INSTANCE_ID, Required, Str),
         (a::SERVICE_NAMESPACE, If("the deployment names one"), Str),
+        (
+            a::DEPLOYMENT_ENVIRONMENT_NAME,
+            If("the deployment names one"),
+            Str,
+        ),
         (a::SERVICE_VERSION, Recommended, Str),
         (a::TELEMETRY_SDK_LANGUAGE, Required, Str),
         (a::TELEMETRY_SDK_NAME, Required, Str),
@@ -141,6 +153,43 @@ pub const RESOURCE: Convention = Convention {
         (a::HOST_NAME, Recommended, Str),
     ],
 };
+
+/// Recording errors (semconv 1.42 docs/general/recording-errors.md), for spans of no other
+/// convention (the robots' eye spans): a failed operation sets `error.type` and status Error.
+pub const RECORDING_ERRORS: Convention = Convention {
+    name: "recording errors",
+    attributes: &[(a::ERROR_TYPE, If("the operation failed"), Str)],
+};
+
+/// The `exception` span event (semconv 1.42 docs/exceptions/exceptions-spans.md): at least one of
+/// `exception.type` and `exception.message`, `exception.stacktrace` recommended.
+pub const EXCEPTION_EVENT: Convention = Convention {
+    name: "exception event",
+    attributes: &[
+        (a::EXCEPTION_TYPE, If("exception.message is not set"), Str),
+        (a::EXCEPTION_MESSAGE, If("exception.type is not set"), Str),
+        (a::EXCEPTION_STACKTRACE, Recommended, Str),
+    ],
+};
+
+/// Every table above: the upstream attributes a span of ours may carry (the registry's `ref`s
+/// must resolve to one of these or to an attribute the registry defines).
+pub const UPSTREAM: [&Convention; 5] = [
+    &HTTP_SERVER,
+    &HTTP_CLIENT,
+    &REDIS_CLIENT,
+    &RESOURCE,
+    &RECORDING_ERRORS,
+];
+
+/// The type the upstream tables give `key`, if one lists it.
+pub fn upstream_type(key: &str) -> Option<Type> {
+    UPSTREAM
+        .iter()
+        .flat_map(|c| c.attributes.iter())
+        .find(|(k, ..)| *k == key)
+        .map(|(_, _, kind)| *kind)
+}
 
 impl Convention {
     /// Panics naming every listed attribute that `attributes` lacks or carries with the wrong

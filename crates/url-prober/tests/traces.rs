@@ -1,10 +1,13 @@
 //! One trace across two services: the prober's client span and web-flask-equivalent's server
-//! span, both exported to one OTLP/gRPC receiver.
+//! span, both exported to one OTLP/gRPC receiver; failed probes (an unexpected status, nobody
+//! listening) with their `error.type`; every span as our registry lists it.
 
 use std::time::Duration;
 use telemetry::semconv::attribute as a;
-use testkit::semconv::HTTP_CLIENT;
-use testkit::{ExportedSpan, OtlpGrpcReceiver, ServiceProcess, span_attribute, workspace_binary};
+use testkit::semconv::{HTTP_CLIENT, registry};
+use testkit::{
+    ExportedSpan, OtlpGrpcReceiver, ServiceProcess, free_port, span_attribute, workspace_binary,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_url-prober");
 
@@ -38,11 +41,14 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
     // Credentials and a signature in the URL: the probe uses them, its span shows the URL as the
     // prober shows it everywhere (no userinfo, every query value redacted).
     let target = format!("http://user:secret@{}/?sig=SIGNATURE&page=1", web.addr());
+    // Two that fail: a page web-flask-equivalent does not have (404), and a port nobody listens on.
+    let missing = format!("http://{}/missing", web.addr());
+    let closed = format!("http://127.0.0.1:{}/", free_port());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prober.yml");
     std::fs::write(
         &config,
-        format!("urls: ['{target}']\nquery_interval_in_seconds: 0.5\n"),
+        format!("urls: ['{target}', '{missing}', '{closed}']\nquery_interval_in_seconds: 0.5\n"),
     )
     .unwrap();
     let mut env = otel.to_vec();
@@ -61,8 +67,18 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
                     .map(|server| (client.clone(), server.clone()))
             })
     };
+    let probe_of = |spans: &[ExportedSpan], url: &str| -> Option<ExportedSpan> {
+        spans
+            .iter()
+            .find(|s| span_attribute(s, a::URL_FULL).as_deref() == Some(url))
+            .cloned()
+    };
     let spans = receiver
-        .spans_until(Duration::from_secs(15), |spans| pair(spans).is_some())
+        .spans_until(Duration::from_secs(15), |spans| {
+            pair(spans).is_some()
+                && probe_of(spans, &missing).is_some()
+                && probe_of(spans, &closed).is_some()
+        })
         .await;
     let Some((client, server)) = pair(&spans) else {
         let names: Vec<_> = spans
@@ -105,4 +121,29 @@ async fn probing_one_of_our_services_is_one_trace_across_both() {
     assert_eq!(span_attribute(&client, "error.type"), None);
     assert!(client.start_time_unix_nano <= server.start_time_unix_nano);
     assert!(client.end_time_unix_nano >= server.end_time_unix_nano);
+
+    // Failed probes: status Error, and error.type the unexpected status or why there was none.
+    for (url, error_type) in [(&missing, "404"), (&closed, "connect_error")] {
+        let span = probe_of(&spans, url).unwrap_or_else(|| panic!("no probe of {url}"));
+        assert_eq!(
+            span_attribute(&span, a::ERROR_TYPE).as_deref(),
+            Some(error_type),
+            "{span:#?}"
+        );
+        assert_eq!(
+            span.status.as_ref().map(|s| s.code.as_str()),
+            Some("STATUS_CODE_ERROR")
+        );
+    }
+
+    // Every span of both services, the failed probes too: only what the registry lists for it.
+    for span in &spans {
+        let group = match span.kind.as_str() {
+            "SPAN_KIND_SERVER" => "span.http.server",
+            "SPAN_KIND_CLIENT" => "span.url_prober.probe.client",
+            _ => panic!("a span the registry has no group for: {span:#?}"),
+        };
+        registry().assert_span(group, span);
+        registry().assert_resource(&span.resource);
+    }
 }

@@ -145,7 +145,8 @@ def robot_control() -> dict:
                    targets((f"sum by (robot, command) (rate(robot_commands_total{{{sel}}}[{RI}]))",
                             "{{robot}} {{command}}")), links=trace_link(job)),
         state_timeline("Eye state", "Each robot's eye LED over time (robot_eye_on). Every change is a "
-                       "linus-eye / torvalds-eye span in Jaeger.",
+                       "linus-eye / torvalds-eye span in Jaeger (tags robot.name, robot.eye.on; "
+                       "error.type when the driver failed).",
                        targets((f"max by (robot) (robot_eye_on{{{sel}}})", "{{robot}}")), ON_OFF),
         timeseries("Motor speed (PWM duty)", "Motor PWM duty cycle per robot (robot_motor_speed, 0..1; "
                    "the seed's /thirty /fifty /full).", "percentunit",

@@ -5,7 +5,7 @@
 //! can fire. A stop that fails (robot unreachable) is retried every timeout until it works:
 //! a motor must never keep running because one stop got lost.
 
-use super::{Command, Controller, apply};
+use super::Controller;
 use crate::driver::DriverError;
 use crate::instruments;
 use crate::robot::{Direction, RobotId};
@@ -35,9 +35,8 @@ impl Controller {
                 return false;
             }
         }
-        let stop = Command::Drive(Direction::Stop);
         let ops = robot.spec().drive_ops(Direction::Stop);
-        match tokio::time::timeout(self.command_timeout, apply(slot, stop, &ops)).await {
+        match tokio::time::timeout(self.command_timeout, slot.driver.apply(&ops)).await {
             Ok(Ok(())) => {
                 let mut state = slot.state.lock();
                 state.direction = Direction::Stop;

@@ -17,7 +17,7 @@ mod safe_state;
 pub use command::Command;
 pub use known_state::RobotStatus;
 
-use crate::driver::{DriverError, PinOp, SharedDriver};
+use crate::driver::{DriverError, SharedDriver};
 use crate::error::Error;
 use crate::instruments;
 use crate::robot::{Direction, RobotId};
@@ -143,18 +143,27 @@ impl Controller {
         let slot = self.slot(robot);
         let run = async {
             let _serial = slot.command_lock.lock().await;
-            let result = apply(slot, command, &ops).await;
+            let result = slot.driver.apply(&ops).await;
             if result.is_ok() {
                 self.record(slot, command);
             }
             result
         };
-        match tokio::time::timeout(self.command_timeout, run).await {
-            Ok(Ok(())) => {}
-            Ok(Err(source)) => return Err(self.driver_failed(slot, source)),
-            Err(_) => {
-                return Err(self.driver_failed(slot, DriverError::Timeout(self.command_timeout)));
-            }
+        // The eye span covers the wait for the robot and the timeout too: a driver that never
+        // answers ends it failed, like one that refuses, rather than leaving a span that just
+        // stops when the timeout drops the driver's future.
+        let span = eye_span(slot.id, command);
+        let outcome = tokio::time::timeout(self.command_timeout, run)
+            .instrument(span.clone())
+            .await;
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(source)) => Some(source),
+            Err(_) => Some(DriverError::Timeout(self.command_timeout)),
+        };
+        if let Some(source) = failure {
+            telemetry::record_error(&span, source.error_type(), &source);
+            return Err(self.driver_failed(slot, source));
         }
         Ok(self.status(robot))
     }
@@ -202,24 +211,17 @@ impl Controller {
     }
 }
 
-/// Sends `ops` to the slot's driver; eye changes run inside the seed's `linus-eye` / `torvalds-eye`
-/// span (a child of the request span when there is one).
-async fn apply(slot: &RobotSlot, command: Command, ops: &[PinOp]) -> Result<(), DriverError> {
+/// The seed's `linus-eye` / `torvalds-eye` span for an eye change (a child of the request span
+/// when there is one), named with the attributes of our registry (docs/semconv/registry.yaml);
+/// no span for other commands.
+fn eye_span(robot: RobotId, command: Command) -> tracing::Span {
     let Command::Eye(on) = command else {
-        return slot.driver.apply(ops).await;
+        return tracing::Span::none();
     };
-    let span = tracing::info_span!(
+    tracing::info_span!(
         "robot eye",
-        otel.name = slot.id.eye_span_name(),
-        robot = slot.id.as_str(),
-        eye.on = on,
-        otel.status_code = tracing::field::Empty,
-        error.message = tracing::field::Empty,
-    );
-    let result = slot.driver.apply(ops).instrument(span.clone()).await;
-    if let Err(error) = &result {
-        span.record("otel.status_code", "ERROR");
-        span.record("error.message", error.to_string());
-    }
-    result
+        otel.name = robot.eye_span_name(),
+        robot.name = robot.as_str(),
+        robot.eye.on = on,
+    )
 }

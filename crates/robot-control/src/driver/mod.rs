@@ -48,6 +48,21 @@ pub enum DriverError {
     Simulated,
 }
 
+impl DriverError {
+    /// The eye span's `error.type`: one value per variant, so a trace query can group failures
+    /// (the addresses and codes stay in the status description). docs/semconv/registry.yaml
+    /// lists them.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            DriverError::Connect { .. } => "connect_error",
+            DriverError::Io { .. } => "io_error",
+            DriverError::Rejected { .. } => "rejected",
+            DriverError::Timeout(_) => "timeout",
+            DriverError::Simulated => "simulated",
+        }
+    }
+}
+
 /// A GPIO backend for one robot.
 ///
 /// Object-safe (boxed futures) so the service picks a driver at startup from configuration.
