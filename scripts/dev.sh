@@ -21,9 +21,13 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-# Ctrl-C or a TERM is how this stack is meant to end: stop everything, then exit 0, so `just`
-# reports no failed recipe.
-trap 'cleanup; echo; echo "native stack stopped"; exit 0' INT TERM
+# Ctrl-C is how this stack is meant to end, with status 0. A SIGINT from the terminal would also
+# reach `just`, which then reports the recipe as interrupted (exit 130) however cleanly this script
+# ends (casey/just#2773); so on a terminal, Ctrl-C is read as a key (the terminal's signal keys are
+# off while the stack runs, and restored on exit). A TERM, or an INT sent otherwise, also ends it
+# with status 0.
+stopped() { cleanup; echo; echo "native stack stopped"; exit 0; }
+trap stopped INT TERM
 
 start() { # name, command...
   local name=$1; shift
@@ -54,7 +58,8 @@ if built jaeger; then
   start jaeger "$stack_bin/jaeger" --config "$state/jaeger.yml"
   jaeger=1
   for _ in $(seq 100); do listening 4317 && break; sleep 0.1; done
-  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317
+  # As docker-compose.yml's x-telemetry-env (deploy/check.sh compares them): OTLP/gRPC on 4317.
+  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_EXPORTER_OTLP_PROTOCOL=grpc
 else
   echo "jaeger not built (just setup): the services' spans go nowhere" >&2
   export OTEL_SDK_DISABLED=true
@@ -112,4 +117,13 @@ Native stack up:  web http://127.0.0.1:5000  redis-counter http://127.0.0.1:5001
 Grafana dashboards need the Compose stack (just up).
 Traffic: loadgen runs at 5 req/s (log target/dev/loadgen.log); more: just load      Stop: Ctrl-C
 EOT
+if [ -t 0 ]; then
+  terminal=$(stty -g)
+  trap 'stty "$terminal"; cleanup' EXIT
+  # Byte by byte with dd: bash's `read -n` turns the signal keys back on while it reads.
+  stty -isig -icanon -echo min 1
+  while key=$(dd bs=1 count=1 2>/dev/null) && [ -n "$key" ] && [ "$key" != $'\x03' ]; do :; done
+  stty "$terminal"
+  stopped
+fi
 wait

@@ -43,6 +43,16 @@ def check_dev(problems: Problems, native: dict) -> str:
                                   ("LOADGEN_ROBOT_URL", "robot-control"), ("LOADGEN_PROBER_URL", "url-prober")):
             problems.check(env.get(variable) == f"http://127.0.0.1:{OUR_SERVICES[service]}",
                            f"scripts/dev.sh: loadgen {variable} is not http://127.0.0.1:{OUR_SERVICES[service]}")
+    # The services export to the native Jaeger as Compose's do to its: same protocol, same port.
+    exported = dict(w.split("=", 1) for w in shell_command(dev, "export OTEL_EXPORTER_OTLP_ENDPOINT") if "=" in w)
+    telemetry = compose().get("x-telemetry-env", {})
+    problems.check(exported.get("OTEL_EXPORTER_OTLP_PROTOCOL") == telemetry.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+                   f"scripts/dev.sh: OTEL_EXPORTER_OTLP_PROTOCOL {exported.get('OTEL_EXPORTER_OTLP_PROTOCOL')!r} is not "
+                   f"docker-compose.yml's {telemetry.get('OTEL_EXPORTER_OTLP_PROTOCOL')!r}")
+    compose_endpoint = str(telemetry.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+    problems.check(exported.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://127.0.0.1:" + compose_endpoint.rsplit(":", 1)[-1],
+                   f"scripts/dev.sh: OTEL_EXPORTER_OTLP_ENDPOINT {exported.get('OTEL_EXPORTER_OTLP_ENDPOINT')!r} is not "
+                   f"docker-compose.yml's {compose_endpoint!r} on 127.0.0.1")
     build = shell_command(dev, "cargo build")
     justfile = (ROOT / "justfile").read_text()
     recipe = re.search(r"^load \*args:\n((?:    .*\n)+)", justfile, re.M)
