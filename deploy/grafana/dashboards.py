@@ -13,7 +13,7 @@ or export from Grafana and port the change back there.
 
 PromQL rules for every expression (the stack test runs each one against a live Prometheus and fails
 on an empty result):
-- only metrics from docs/METRICS.md and the exporters listed there; valid on Prometheus 2.42 and 3.x;
+- only metrics from docs/METRICS.md and the exporters listed there; valid on the pinned Prometheus 3.13;
 - rate windows are $__rate_interval (Grafana: at least 4 x the datasource's 5s timeInterval);
 - counters that legitimately stay absent until something goes wrong (errors, drops, deadman stops)
   end in `or on() vector(0)`: "no errors" shows as 0, not as "No data";

@@ -1,4 +1,4 @@
-//! Every service's `/metrics` through Prometheus's own OpenMetrics parser (Debian's 2.42, which
+//! Every service's `/metrics` through Prometheus's own OpenMetrics parser (the pinned 3.13, which
 //! asks for OpenMetrics first): each target is up with no scrape error, OpenMetrics was used (the
 //! `# UNIT` metadata exists only in that format, exemplars only there), every service's sampled
 //! requests left exemplars whose traces reached the OTLP receiver, the seed's

@@ -9,7 +9,7 @@ from .panels import dashboard, targets, timeseries
 def red_from_spans() -> dict:
     """RED metrics Jaeger's spanmetrics connector derives from every span (deploy/jaeger/config.yml).
 
-    Metric names: the connector (OpenTelemetry Collector contrib v0.153.0, in Jaeger 2.19.0) emits
+    Metric names: the connector (OpenTelemetry Collector contrib v0.139.0, in Jaeger 2.12.0) emits
     `calls` and `duration` (unit ms) in namespace `traces.span.metrics`; its Prometheus exporter names
     them traces_span_metrics_calls_total and traces_span_metrics_duration_milliseconds_*, which is
     also what Jaeger's Monitor tab queries (internal/storage/metricstore/prometheus, with

@@ -12,7 +12,7 @@ from .common import OUR_SERVICES, compose, job_targets, scrape_configs
 # "Related metrics" on a span in Grafana 13.1's trace view runs each tracesToMetrics query with $__tags
 # filled in from the span. What the span carries depends on the path the trace took:
 #   our service's OTel resource + span attributes
-#   -> Jaeger 2.19 stores OTLP; its v1 API (/api/traces/<id>) converts with the collector-contrib Jaeger
+#   -> Jaeger 2.12 stores OTLP; its v1 API (/api/traces/<id>) converts with the collector-contrib Jaeger
 #      translator (internal/storage/v2/v1adapter/translator.go -> pkg/translator/jaeger,
 #      resourceToJaegerProtoProcess): process.serviceName = service.name, process.tags = every OTHER
 #      resource attribute (service.name is not a tag)

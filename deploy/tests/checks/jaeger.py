@@ -80,7 +80,7 @@ def check_jaeger(problems: Problems) -> str:
     for kind, ids in defined.items():
         for component in ids:
             problems.check(component.split("/")[0] in JAEGER_COMPONENTS[kind],
-                           f"jaeger config: {kind}.{component}: no such component in Jaeger 2.19.0")
+                           f"jaeger config: {kind}.{component}: no such component in Jaeger 2.12.0")
     for extension in service.get("extensions", []):
         problems.check(extension in defined["extensions"], f"jaeger config: service.extensions names undefined {extension}")
     for needed in ("jaeger_storage", "jaeger_query", "healthcheckv2"):
