@@ -133,7 +133,7 @@ if ((${#pip_requirements[@]})); then
   done
 fi
 
-# The pinned Jaeger, Prometheus, Alertmanager and exporters, from source (Go): about 12 minutes
+# The pinned Jaeger, Prometheus, Alertmanager and exporters, from source (Go): 15-25 minutes
 # on 2 cores the first time, nothing once built (scripts/stack-programs.sh).
 if ((${#stack[@]})); then
   bash scripts/stack-programs.sh build "${stack[@]}"
