@@ -242,16 +242,11 @@ fn setup_would_install_everything_the_preflight_lists() {
         "{plan}"
     );
     let stack = line("would build from deploy/tools");
-    for program in [
-        "jaeger",
-        "prometheus",
-        "alertmanager",
-        "node_exporter",
-        "redis_exporter",
-    ] {
+    for pinned in testkit::pinned_programs() {
         assert!(
-            stack.split_whitespace().any(|word| word == program),
-            "{program} not in: {stack}"
+            stack.split_whitespace().any(|word| word == pinned.program),
+            "{} (deploy/tools/stack.tsv) not in: {stack}",
+            pinned.program
         );
     }
     let cargo = line("would cargo install --locked:");

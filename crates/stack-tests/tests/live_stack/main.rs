@@ -43,6 +43,15 @@ use testkit::{Prometheus, wait_until};
 /// prefix, and why.
 const NOT_RUNNABLE_METRICS: [(&str, &str); 1] = [("container_", "cAdvisor: Docker only")];
 
+/// Our services: each a Compose service, a scrape job and a `service.name`.
+const OUR_SERVICES: [&str; 5] = [
+    "web-flask-equivalent",
+    "redis-counter",
+    "robot-control",
+    "url-prober",
+    "loadgen",
+];
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -89,13 +98,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
 
 /// Every service of ours is scraped, and every target comes up.
 async fn every_target_is_up(stack: &LiveStack) {
-    for service in [
-        "web-flask-equivalent",
-        "redis-counter",
-        "robot-control",
-        "url-prober",
-        "loadgen",
-    ] {
+    for service in OUR_SERVICES {
         assert!(
             stack.scraped_jobs.contains(service),
             "prometheus.yml does not scrape {service}"
@@ -128,13 +131,7 @@ async fn every_target_is_up(stack: &LiveStack) {
 /// which only OpenMetrics carries, reach its metadata (Prometheus's classic text format has no
 /// units), and no scrape failed.
 async fn every_target_is_scraped_as_openmetrics(stack: &LiveStack) {
-    for service in [
-        "web-flask-equivalent",
-        "redis-counter",
-        "robot-control",
-        "url-prober",
-        "loadgen",
-    ] {
+    for service in OUR_SERVICES {
         let selector = format!("{{job=\"{service}\"}}");
         let metadata = stack
             .prometheus
