@@ -114,7 +114,10 @@ pub(crate) fn native_slot(nanos: u64) -> usize {
     let eighth = if mantissa == 1.0 {
         0
     } else {
-        1 + SCHEMA3_BOUNDS.iter().filter(|bound| **bound < mantissa).count()
+        1 + SCHEMA3_BOUNDS
+            .iter()
+            .filter(|bound| **bound < mantissa)
+            .count()
     };
     #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
     let index = (exponent * 8 + eighth as i32).min(NATIVE_MAX_INDEX);
@@ -370,7 +373,11 @@ mod tests {
         assert_eq!(native_slot(0), 0, "zero bucket");
         assert_eq!(native_slot(953), 0, "≤ 2^-20 s: zero bucket");
         assert_eq!(index_of(954), NATIVE_MIN_INDEX);
-        assert_eq!(index_of(u64::MAX), NATIVE_MAX_INDEX, "longer: the top bucket");
+        assert_eq!(
+            index_of(u64::MAX),
+            NATIVE_MAX_INDEX,
+            "longer: the top bucket"
+        );
         assert_eq!(NATIVE_BUCKETS, 232);
         assert_eq!(std::mem::size_of::<HistogramShard>(), 2048);
     }
