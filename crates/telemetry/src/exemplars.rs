@@ -3,7 +3,8 @@
 //!
 //! The Prometheus exporter cannot carry exemplars, so they are kept here, next to the histogram
 //! of each (method, route, status) series (`http_metrics`), and written into the OpenMetrics
-//! exposition at scrape time (see `exposition`). Memory is fixed per series: one slot per bucket.
+//! exposition at scrape time (see `exposition`), or the protobuf one (`protobuf`), where they
+//! carry a timestamp and so also reach the native histogram in Prometheus. Memory is fixed per series: one slot per bucket.
 //! Recording never waits: a slot whose series is being written by another request or read by a
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
 //! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".

@@ -93,8 +93,8 @@ impl ExpositionFormat {
     }
 }
 
-/// The whole exposition in `format`: the recorder's metrics, then the families `extra` appends
-/// (Prometheus text); `None` before [`crate::init`].
+/// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
+/// families `extra` appends (Prometheus text); `None` before [`crate::init`].
 pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
     let exemplars = (format != ExpositionFormat::Prometheus).then(crate::instruments::exemplars);

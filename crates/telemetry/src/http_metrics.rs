@@ -101,6 +101,8 @@ const SCHEMA3_BOUNDS: [f64; 7] = [
 /// mantissa m ∈ [1, 2) the eighth within it (m = 1 exactly is the bound 2^e, the top of the
 /// bucket below); no logarithm, seven comparisons, no branch on the data but the two ends.
 pub(crate) fn native_slot(nanos: u64) -> usize {
+    // Divided, not multiplied by 1e-9 (which is inexact): a power of two of seconds (125 ms)
+    // then stays the top of its bucket.
     #[allow(clippy::cast_precision_loss)] // exact below 2^53 ns (104 days)
     let seconds = nanos as f64 / 1e9;
     if seconds <= NATIVE_ZERO_THRESHOLD {
