@@ -379,9 +379,10 @@ fn duration_family(family: &Family<'_>, scrape: &DurationScrape<'_>) -> Option<M
 /// One series' message: classic buckets with exemplars, and the native buckets.
 ///
 /// A request being recorded while the cells are read may be in its native bucket and not yet in
-/// its classic one (record adds the native cell first): the count is the native total, which
-/// Prometheus requires to equal the native buckets' sum, and no classic bucket says more than it;
-/// the next scrape counts that request everywhere.
+/// its classic one, or the other way round (relaxed adds, read cell by cell): the count is the
+/// native total, which Prometheus requires to equal the native buckets' sum, no classic bucket
+/// says more than it and `+Inf` says it, as `_count` does; the next scrape counts that request
+/// everywhere.
 pub(crate) fn duration_histogram(
     histogram: &DurationHistogram,
     exemplars: &[Option<TimedExemplar>; BUCKETS],
@@ -396,7 +397,11 @@ pub(crate) fn duration_histogram(
         .map(|(i, n)| {
             cumulative += n;
             Bucket {
-                cumulative_count: cumulative.min(count),
+                cumulative_count: if i + 1 == BUCKETS {
+                    count
+                } else {
+                    cumulative.min(count)
+                },
                 upper_bound: HTTP_DURATION_BUCKETS
                     .get(i)
                     .copied()
@@ -564,6 +569,31 @@ mod tests {
             ]
         );
         assert_eq!(deltas, [1, -1, 1, -1, 0, 1, 0]);
+    }
+
+    /// A scrape between a request's classic and native adds: Prometheus gets a valid native
+    /// histogram (count = the native buckets' sum) and classic buckets that never exceed it.
+    #[test]
+    fn a_half_recorded_request_leaves_the_message_consistent() {
+        static HISTOGRAM: DurationHistogram = DurationHistogram::new();
+        HISTOGRAM.record(bucket(3 * MS), 3 * MS);
+        HISTOGRAM.record_classic_only(bucket(20_000 * MS), 20_000 * MS);
+        let h = duration_histogram(&HISTOGRAM, &[None; BUCKETS]);
+        assert_eq!(h.sample_count, 1);
+        assert_eq!(
+            expand(&h).iter().map(|(_, n)| n).sum::<u64>() + h.zero_count,
+            1
+        );
+        assert!(
+            h.bucket.iter().all(|b| b.cumulative_count <= 1),
+            "{:?}",
+            h.bucket
+        );
+        assert_eq!(
+            h.bucket[BUCKETS - 1].cumulative_count,
+            1,
+            "+Inf is the count"
+        );
     }
 
     /// The whole exposition decoded as Prometheus decodes it: every family of the text, counters
