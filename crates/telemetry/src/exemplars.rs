@@ -3,7 +3,8 @@
 //!
 //! The Prometheus exporter cannot carry exemplars, so they are kept here, next to the histogram
 //! of each (method, route, status) series (`http_metrics`), and written into the OpenMetrics
-//! exposition at scrape time (see `exposition`). Memory is fixed per series: one slot per bucket.
+//! exposition at scrape time (see `exposition`), or the protobuf one (`protobuf`), where they
+//! carry a timestamp and so also reach the native histogram in Prometheus. Memory is fixed per series: one slot per bucket.
 //! Recording never waits: a slot whose series is being written by another request or read by a
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
 //! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".
@@ -71,6 +72,35 @@ impl ExemplarSnapshot {
         }
     }
 
+    /// The exemplars of the series with these labels, one per bucket (`+Inf` last), with the
+    /// wall-clock time each was recorded.
+    pub(crate) fn of(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+    ) -> [Option<TimedExemplar>; SLOTS] {
+        let Some((_, slots)) = self
+            .series
+            .iter()
+            .find(|((m, r, s), _)| *m == method && *r == route && *s == status)
+        else {
+            return [None; SLOTS];
+        };
+        slots.map(|slot| {
+            slot.map(|exemplar| {
+                let age = self.taken_instant.saturating_duration_since(exemplar.at);
+                TimedExemplar {
+                    trace_id: exemplar.trace_id,
+                    value: exemplar.value,
+                    unix: (self.taken_system - age)
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default(),
+                }
+            })
+        })
+    }
+
     /// Appends ` # {trace_id="..."} value timestamp` for the bucket `le` of the series with these
     /// label values, if it has an exemplar.
     pub(crate) fn write_suffix(
@@ -87,16 +117,8 @@ impl ExemplarSnapshot {
         let Ok(status) = status.parse::<u16>() else {
             return;
         };
-        let found = self
-            .series
-            .iter()
-            .find(|((m, r, s), _)| *m == method && *r == route && *s == status)
-            .and_then(|(_, slots)| slots[index]);
-        if let Some(exemplar) = found {
-            let age = self.taken_instant.saturating_duration_since(exemplar.at);
-            let when = (self.taken_system - age)
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
+        if let Some(exemplar) = self.of(method, route, status)[index] {
+            let when = exemplar.unix;
             // OpenMetrics timestamps are seconds; milliseconds are what Prometheus keeps.
             let _ = write!(
                 out,
@@ -108,6 +130,14 @@ impl ExemplarSnapshot {
             );
         }
     }
+}
+
+/// An exemplar as exposed: its trace, value (seconds) and time since the Unix epoch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimedExemplar {
+    pub trace_id: TraceId,
+    pub value: f64,
+    pub unix: std::time::Duration,
 }
 
 /// The slot of an `le` label value as the exporter writes it (`0.005`, `1`, `+Inf`).

@@ -9,44 +9,62 @@
 //! `hello_world_counter`) is exposed as `unknown` so its sample name, and the seed's queries, stay;
 //! `# UNIT` only where the family name ends with the unit; no blank lines or other comments;
 //! timestamps in seconds; `# EOF` last. The request-duration buckets get their exemplars here.
+//!
+//! When the scraper prefers the Prometheus protobuf format (Prometheus does when it scrapes
+//! native histograms), the same text is converted to it instead (`protobuf`), with the duration
+//! histograms' native buckets.
 
 use crate::exemplars::ExemplarSnapshot;
 use crate::http_metrics::HTTP_DURATION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// A text exposition format of `/metrics`.
+/// An exposition format of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpositionFormat {
     /// `text/plain; version=0.0.4`: no exemplars.
     Prometheus,
     /// `application/openmetrics-text; version=1.0.0`: with exemplars.
     OpenMetrics,
+    /// `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+    /// encoding=delimited`: with exemplars, and the request durations' native histograms.
+    Protobuf,
 }
 
 impl ExpositionFormat {
-    /// The format an `Accept` header prefers (q-values honoured): OpenMetrics when it is named
-    /// with a q-value at least that of Prometheus text (`text/plain`, `text/*`, `*/*`).
+    /// The format an `Accept` header prefers (q-values honoured): the protobuf format or
+    /// OpenMetrics when it is named with the highest q-value, at least that of Prometheus text
+    /// (`text/plain`, `text/*`, `*/*`); on a tie, protobuf before OpenMetrics (it carries more).
     pub fn from_accept(accept: Option<&str>) -> Self {
         let Some(accept) = accept else {
             return Self::Prometheus;
         };
-        let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
+        let (mut protobuf, mut openmetrics, mut text) = (0.0_f32, 0.0_f32, 0.0_f32);
         for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
             let media = parts.next().unwrap_or_default().to_ascii_lowercase();
             let (mut q, mut version) = (1.0_f32, None);
+            let (mut proto, mut encoding) = (None, None);
             for parameter in parts {
                 if let Some((key, value)) = parameter.split_once('=') {
                     let value = value.trim().trim_matches('"');
                     match key.trim().to_ascii_lowercase().as_str() {
                         "q" => q = value.parse().unwrap_or(0.0),
                         "version" => version = Some(value),
+                        "proto" => proto = Some(value),
+                        "encoding" => encoding = Some(value),
                         _ => {}
                     }
                 }
             }
             match media.as_str() {
+                // Only the delimited MetricFamily stream is what we write.
+                "application/vnd.google.protobuf"
+                    if proto == Some("io.prometheus.client.MetricFamily")
+                        && encoding == Some("delimited") =>
+                {
+                    protobuf = protobuf.max(q);
+                }
                 "application/openmetrics-text"
                     if version.is_none_or(|v| v == "1.0.0" || v == "0.0.1") =>
                 {
@@ -57,7 +75,9 @@ impl ExpositionFormat {
                 _ => {}
             }
         }
-        if openmetrics > 0.0 && openmetrics >= text {
+        if protobuf > 0.0 && protobuf >= openmetrics && protobuf >= text {
+            Self::Protobuf
+        } else if openmetrics > 0.0 && openmetrics >= text {
             Self::OpenMetrics
         } else {
             Self::Prometheus
@@ -68,30 +88,42 @@ impl ExpositionFormat {
         match self {
             Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::Protobuf => crate::protobuf::CONTENT_TYPE,
         }
     }
 }
 
-/// The whole exposition in `format`: the recorder's metrics, then the families `extra` appends
-/// (Prometheus text); `None` before [`crate::init`].
-pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<String> {
+/// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
+/// families `extra` appends (Prometheus text); `None` before [`crate::init`].
+pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
-    let exemplars = (format == ExpositionFormat::OpenMetrics).then(crate::instruments::exemplars);
+    let exemplars = (format != ExpositionFormat::Prometheus).then(crate::instruments::exemplars);
+    // The duration series before the text too: a series the text has is then among them.
+    let durations = (format == ExpositionFormat::Protobuf).then(crate::instruments::durations);
     // Whole lines: `render_metrics` ends with a newline.
     let mut text = crate::render_metrics()?;
     extra(&mut text);
-    Some(match exemplars {
-        None => text,
-        Some(exemplars) => to_openmetrics(&text, Some(&exemplars)),
+    Some(match (format, exemplars) {
+        (ExpositionFormat::OpenMetrics, Some(exemplars)) => {
+            to_openmetrics(&text, Some(&exemplars)).into_bytes()
+        }
+        (ExpositionFormat::Protobuf, Some(exemplars)) => crate::protobuf::encode(
+            &text,
+            &crate::protobuf::DurationScrape {
+                series: &durations.unwrap_or_default(),
+                exemplars: &exemplars,
+            },
+        ),
+        _ => text.into_bytes(),
     })
 }
 
 /// One metric family of the Prometheus text: its metadata and sample lines.
-struct Family<'a> {
-    name: &'a str,
-    kind: Option<&'a str>,
-    help: Option<&'a str>,
-    samples: Vec<&'a str>,
+pub(crate) struct Family<'a> {
+    pub name: &'a str,
+    pub kind: Option<&'a str>,
+    pub help: Option<&'a str>,
+    pub samples: Vec<&'a str>,
 }
 
 impl Family<'_> {
@@ -132,7 +164,7 @@ fn family_named<'a>(families: &mut Vec<Family<'a>>, name: &'a str) {
     }
 }
 
-fn families(text: &str) -> Vec<Family<'_>> {
+pub(crate) fn families(text: &str) -> Vec<Family<'_>> {
     let mut families: Vec<Family<'_>> = Vec::new();
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
@@ -178,10 +210,7 @@ fn write_family(out: &mut String, family: &Family<'_>, exemplars: Option<&Exempl
         _ => (family.name, "unknown"),
     };
     let _ = writeln!(out, "# TYPE {name} {kind}");
-    if let Some(unit) = UNITS.iter().find(|unit| {
-        name.strip_suffix(**unit)
-            .is_some_and(|base| base.ends_with('_'))
-    }) {
+    if let Some(unit) = unit_of(name) {
         let _ = writeln!(out, "# UNIT {name} {unit}");
     }
     if let Some(help) = family.help {
@@ -195,6 +224,14 @@ fn write_family(out: &mut String, family: &Family<'_>, exemplars: Option<&Exempl
     for sample in &family.samples {
         write_sample(out, sample, exemplars);
     }
+}
+
+/// The unit a family name (counters without `_total`) ends with, if it is one OpenMetrics names.
+pub(crate) fn unit_of(name: &str) -> Option<&'static str> {
+    UNITS.iter().copied().find(|unit| {
+        name.strip_suffix(*unit)
+            .is_some_and(|base| base.ends_with('_'))
+    })
 }
 
 /// Prometheus HELP escapes only `\\` and `\n`; OpenMetrics also escapes `"`.
@@ -273,13 +310,13 @@ fn canonical_value(value: &str) -> &str {
     }
 }
 
-fn sample_name(line: &str) -> &str {
+pub(crate) fn sample_name(line: &str) -> &str {
     let end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     &line[..end]
 }
 
 /// Where the series (name and labels) of a sample line ends; label values may hold spaces.
-fn series_end(line: &str) -> usize {
+pub(crate) fn series_end(line: &str) -> usize {
     let name_end = sample_name(line).len();
     if !line[name_end..].starts_with('{') {
         return name_end;
@@ -298,7 +335,7 @@ fn series_end(line: &str) -> usize {
 }
 
 /// `{a="x",b="y\"z"}` → [(a, x), (b, y"z)], values unescaped.
-fn labels(block: &str) -> Vec<(&str, Cow<'_, str>)> {
+pub(crate) fn labels(block: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut labels = Vec::new();
     let mut rest = block.trim_start_matches('{');
     while let Some((key, after)) = rest.split_once("=\"") {
@@ -363,6 +400,26 @@ mod tests {
         assert_eq!(
             ExpositionFormat::from_accept(Some(prometheus_3)),
             OpenMetrics
+        );
+        // Prometheus 3.13 with `scrape_native_histograms: true` (scrape.acceptHeader).
+        let prometheus_3_native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(
+            ExpositionFormat::from_accept(Some(prometheus_3_native)),
+            Protobuf
+        );
+        assert_eq!(
+            ExpositionFormat::from_accept(Some(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.2,application/openmetrics-text;q=0.5"
+            )),
+            OpenMetrics,
+            "a lower q-value loses"
+        );
+        assert_eq!(
+            ExpositionFormat::from_accept(Some(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"
+            )),
+            Prometheus,
+            "only the delimited encoding"
         );
         assert_eq!(ExpositionFormat::from_accept(None), Prometheus);
         assert_eq!(ExpositionFormat::from_accept(Some("*/*")), Prometheus);

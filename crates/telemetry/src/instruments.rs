@@ -282,6 +282,15 @@ pub(crate) fn exemplars() -> ExemplarSnapshot {
     ExemplarSnapshot::new(series)
 }
 
+/// Every duration series (labels and cells), in the order they were first recorded.
+pub(crate) fn durations() -> Vec<(DurationLabels, &'static DurationHistogram)> {
+    registry()
+        .listed
+        .iter()
+        .map(|(labels, series)| (*labels, &series.histogram))
+        .collect()
+}
+
 /// Appends the layer's two families (Prometheus text) to a scrape.
 pub(crate) fn render(out: &mut String) {
     // Copied out (they only grow), so that no request waits for the render to register a series.

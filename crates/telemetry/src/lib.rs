@@ -43,6 +43,7 @@ mod otlp_encode;
 mod otlp_grpc;
 mod processor;
 mod propagation;
+mod protobuf;
 mod redact;
 mod server_span;
 mod span_attributes;

@@ -71,7 +71,7 @@ pub fn escape_label_value(out: &mut String, value: &str) {
     }
 }
 
-/// `/metrics` (OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
+/// `/metrics` (Prometheus protobuf, OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
 /// `/readyz` (the check passes).
 pub fn ops_router<S, R>(readiness: R) -> Router<S>
 where

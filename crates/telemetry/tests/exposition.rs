@@ -1,5 +1,7 @@
 //! `/metrics` content negotiation: Prometheus text for promtool and curl (clean by promtool's
-//! rules), OpenMetrics for a scraper that asks for it, named by OpenMetrics' rules.
+//! rules), OpenMetrics for a scraper that asks for it, named by OpenMetrics' rules, the protobuf
+//! format for Prometheus scraping native histograms (decoded in the crate's unit tests and by the
+//! real Prometheus in crates/stack-tests/tests/native_histograms.rs).
 
 mod common;
 
@@ -90,5 +92,26 @@ async fn promtool_and_openmetrics_get_what_they_ask_for() {
     assert!(
         !text.contains("\n\n"),
         "no blank lines in OpenMetrics:\n{text}"
+    );
+
+    // What Prometheus 3.13 sends with `scrape_native_histograms: true`.
+    let proto = client
+        .get(format!("{base}/metrics"))
+        .header(
+            "accept",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proto.headers()["content-type"],
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    );
+    let body = proto.bytes().await.unwrap();
+    let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        has("http_server_request_duration_seconds") && has("/teapot") && !has("# TYPE"),
+        "a binary exposition of the same families"
     );
 }

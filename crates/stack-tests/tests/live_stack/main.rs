@@ -8,7 +8,9 @@
 //! - Jaeger, through the API its UI calls: every service and its operations; one request as one
 //!   trace across loadgen, a service and Redis; a `traceresponse` id and an exemplar's trace id
 //!   open their trace; the Monitor tab's calls, latencies and errors have data.
-//! - Prometheus 3: every target scraped as OpenMetrics with no error; every rule loaded and
+//! - Prometheus 3: every service of ours scraped in the protobuf format (native histograms on, as
+//!   prometheus.yml asks) with no error, its request durations stored as native histograms beside
+//!   the classic buckets; every rule loaded and
 //!   evaluating without error; every PromQL expression of every Grafana dashboard panel returns
 //!   data. Only panels fed by what cannot run here are exempt, listed with the reason: cAdvisor
 //!   (Docker only). Panels that show exemplars must have exemplars to show. Grafana's
@@ -67,11 +69,12 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     let started = unix_now();
     let mut stack = LiveStack::start().await;
     every_target_is_up(&stack).await;
-    every_target_is_scraped_as_openmetrics(&stack).await;
+    every_target_is_scraped_with_units(&stack).await;
     every_rule_is_loaded(&stack).await;
     traces::every_service_is_listed_with_its_operations(&stack.jaeger).await;
     traces::a_request_through_a_service_to_redis_is_one_trace(&stack.jaeger).await;
     let alert_panels = every_panel_has_data(&stack).await;
+    request_durations_are_native_histograms(&stack.prometheus).await;
     loadgen_drives_the_robots_without_a_token(&stack).await;
     every_rule_evaluates(&stack.prometheus).await;
     exemplar_panels_have_exemplars(&stack.prometheus, started).await;
@@ -127,10 +130,10 @@ async fn every_target_is_up(stack: &LiveStack) {
     .await;
 }
 
-/// Prometheus 3 negotiates OpenMetrics with every service of ours: the families' `# UNIT` lines,
-/// which only OpenMetrics carries, reach its metadata (Prometheus's classic text format has no
-/// units), and no scrape failed.
-async fn every_target_is_scraped_as_openmetrics(stack: &LiveStack) {
+/// Prometheus 3 negotiates the protobuf format (native histograms on) with every service of ours:
+/// the families' units, which only it and OpenMetrics carry, reach its metadata (Prometheus's text
+/// format has no units), and no scrape failed.
+async fn every_target_is_scraped_with_units(stack: &LiveStack) {
     for service in OUR_SERVICES {
         let selector = format!("{{job=\"{service}\"}}");
         let metadata = stack
@@ -154,6 +157,41 @@ async fn every_target_is_scraped_as_openmetrics(stack: &LiveStack) {
             ["bytes"],
             "{service}: process_resident_memory_bytes's unit as Prometheus scraped it: {metadata}"
         );
+    }
+}
+
+/// Each service loadgen drives has its request durations stored as a native histogram (a query
+/// returns `histogram` samples), its classic `_bucket` series beside it.
+async fn request_durations_are_native_histograms(prometheus: &Prometheus) {
+    for service in [
+        "web-flask-equivalent",
+        "redis-counter",
+        "robot-control",
+        "url-prober",
+    ] {
+        let selector = format!("{{job=\"{service}\"}}");
+        testkit::eventually(
+            &format!("{service}: native and classic request durations"),
+            Duration::from_secs(30),
+            || {
+                let selector = selector.clone();
+                async move {
+                    let native = prometheus
+                        .query(&format!("http_server_request_duration_seconds{selector}"))
+                        .await;
+                    let classic = prometheus
+                        .query(&format!(
+                            "http_server_request_duration_seconds_bucket{selector}"
+                        ))
+                        .await;
+                    (!native.is_empty()
+                        && native.iter().all(|s| s.get("histogram").is_some())
+                        && !classic.is_empty())
+                    .then_some(())
+                }
+            },
+        )
+        .await;
     }
 }
 
