@@ -74,7 +74,7 @@ async fn every_dashboard_panel_has_data_and_redis_down_fires() {
     traces::every_service_is_listed_with_its_operations(&stack.jaeger).await;
     traces::a_request_through_a_service_to_redis_is_one_trace(&stack.jaeger).await;
     let alert_panels = every_panel_has_data(&stack).await;
-    request_durations_are_native_histograms(&stack.prometheus).await;
+    request_durations_are_native_histograms(&stack.prometheus, started).await;
     loadgen_drives_the_robots_without_a_token(&stack).await;
     every_rule_evaluates(&stack.prometheus).await;
     exemplar_panels_have_exemplars(&stack.prometheus, started).await;
@@ -161,8 +161,9 @@ async fn every_target_is_scraped_with_units(stack: &LiveStack) {
 }
 
 /// Each service loadgen drives has its request durations stored as a native histogram (a query
-/// returns `histogram` samples), its classic `_bucket` series beside it.
-async fn request_durations_are_native_histograms(prometheus: &Prometheus) {
+/// returns `histogram` samples) with exemplars on it (32-hex trace ids: what Grafana's exemplar
+/// dots on a native p95 line link from), its classic `_bucket` series beside it.
+async fn request_durations_are_native_histograms(prometheus: &Prometheus, since: f64) {
     for service in [
         "web-flask-equivalent",
         "redis-counter",
@@ -184,10 +185,26 @@ async fn request_durations_are_native_histograms(prometheus: &Prometheus) {
                             "http_server_request_duration_seconds_bucket{selector}"
                         ))
                         .await;
+                    let exemplars = prometheus
+                        .exemplars(
+                            &format!("http_server_request_duration_seconds{selector}"),
+                            since,
+                        )
+                        .await;
+                    let trace_ids = exemplars
+                        .iter()
+                        .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
+                        .filter(|e| {
+                            e["labels"]["trace_id"]
+                                .as_str()
+                                .is_some_and(|t| t.len() == 32)
+                        })
+                        .count();
                     (!native.is_empty()
                         && native.iter().all(|s| s.get("histogram").is_some())
-                        && !classic.is_empty())
-                    .then_some(())
+                        && !classic.is_empty()
+                        && trace_ids > 0)
+                        .then_some(())
                 }
             },
         )

@@ -252,7 +252,13 @@ pub async fn assert_all_have_data(
                     panic!("{title}: query error {} for {expr}", body["error"]);
                 }
                 if body["data"]["result"].as_array().is_none_or(Vec::is_empty) {
-                    failing.push(format!("{title}: {expr}"));
+                    // Prometheus says why a query that parses has no result (mixed float and
+                    // histogram samples, say) in its warnings and infos.
+                    let notes: Vec<&Value> = ["warnings", "infos"]
+                        .iter()
+                        .filter_map(|k| body.get(*k))
+                        .collect();
+                    failing.push(format!("{title}: {expr} {notes:?}"));
                 }
             }
         }
