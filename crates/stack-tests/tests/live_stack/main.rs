@@ -191,15 +191,7 @@ async fn request_durations_are_native_histograms(prometheus: &Prometheus, since:
                             since,
                         )
                         .await;
-                    let trace_ids = exemplars
-                        .iter()
-                        .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
-                        .filter(|e| {
-                            e["labels"]["trace_id"]
-                                .as_str()
-                                .is_some_and(|t| t.len() == 32)
-                        })
-                        .count();
+                    let trace_ids = exemplar_trace_ids(&exemplars).len();
                     (!native.is_empty()
                         && native.iter().all(|s| s.get("histogram").is_some())
                         && !classic.is_empty()
@@ -313,15 +305,7 @@ async fn exemplar_panels_have_exemplars(prometheus: &Prometheus, since: f64) {
             let (title, expr) = (&title, &expr);
             wait_until(title, Duration::from_secs(30), || async move {
                 let found = prometheus.exemplars(expr, since).await;
-                let trace_ids = found
-                    .iter()
-                    .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
-                    .filter(|e| {
-                        e["labels"]["trace_id"]
-                            .as_str()
-                            .is_some_and(|t| t.len() == 32)
-                    })
-                    .count();
+                let trace_ids = exemplar_trace_ids(&found).len();
                 (trace_ids > 0)
                     .then_some(())
                     .ok_or(format!("no exemplars for {expr}"))
@@ -490,6 +474,17 @@ async fn web_span_from_jaeger(jaeger: &testkit::Jaeger) -> Value {
     // The trace view hands the span its process inline (Grafana's transform does the same).
     span["process"] = trace["processes"][span["processID"].as_str().unwrap()].clone();
     span
+}
+
+/// The trace ids (32 hex digits) of the exemplars a `query_exemplars` answer holds, oldest first
+/// within each series.
+pub fn exemplar_trace_ids(found: &[Value]) -> Vec<String> {
+    found
+        .iter()
+        .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["labels"]["trace_id"].as_str().map(str::to_owned))
+        .filter(|id| id.len() == 32)
+        .collect()
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Value {

@@ -156,11 +156,7 @@ pub async fn handed_out_trace_ids_resolve(
     let exemplars = prometheus
         .exemplars("http_server_request_duration_seconds_bucket", since)
         .await;
-    let exemplar_ids: Vec<String> = exemplars
-        .iter()
-        .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
-        .filter_map(|e| e["labels"]["trace_id"].as_str().map(str::to_owned))
-        .collect();
+    let exemplar_ids = crate::exemplar_trace_ids(&exemplars);
     assert!(
         !exemplar_ids.is_empty(),
         "Prometheus stored no exemplars since {since}"
