@@ -82,6 +82,17 @@ async fn stand_ins(seen: &Seen) -> Vec<(&'static str, String)> {
 }
 
 /// Runs loadgen to completion (killed and failed after `limit`).
+/// The variables that make loadgen export its spans to `receiver` over OTLP/gRPC, in batches
+/// every 100 ms.
+fn exporting_to(receiver: &OtlpGrpcReceiver) -> [(&'static str, String); 4] {
+    [
+        ("OTEL_SDK_DISABLED", "false".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ]
+}
+
 async fn run_loadgen(args: &[&str], env: &[(&str, String)], limit: Duration) -> Output {
     let mut command = Command::new(BIN);
     command
@@ -122,12 +133,7 @@ async fn a_bounded_run_sends_the_exact_mix_and_its_summary_matches_the_servers()
     let seen = Seen::default();
     let mut env = stand_ins(&seen).await;
     let mut receiver = OtlpGrpcReceiver::start().await;
-    env.extend([
-        ("OTEL_SDK_DISABLED", "false".to_owned()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-    ]);
+    env.extend(exporting_to(&receiver));
     let output = run_loadgen(
         &[
             "--requests",
@@ -251,12 +257,7 @@ async fn a_target_nobody_listens_on_is_a_failed_client_span() {
         }
     }
     let mut receiver = OtlpGrpcReceiver::start().await;
-    env.extend([
-        ("OTEL_SDK_DISABLED", "false".to_owned()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-    ]);
+    env.extend(exporting_to(&receiver));
     let output = run_loadgen(
         &["--requests", "2", "--mix", "web=1", "--json", "--quiet"],
         &env,
