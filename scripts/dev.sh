@@ -17,6 +17,7 @@ cargo build --bins
 pids=()
 cleanup() {
   trap - EXIT INT TERM
+  [ -z "${terminal:-}" ] || stty "$terminal"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -118,12 +119,10 @@ Grafana dashboards need the Compose stack (just up).
 Traffic: loadgen runs at 5 req/s (log target/dev/loadgen.log); more: just load      Stop: Ctrl-C
 EOT
 if [ -t 0 ]; then
-  terminal=$(stty -g)
-  trap 'stty "$terminal"; cleanup' EXIT
+  terminal=$(stty -g) # restored by cleanup
   # Byte by byte with dd: bash's `read -n` turns the signal keys back on while it reads.
   stty -isig -icanon -echo min 1
   while key=$(dd bs=1 count=1 2>/dev/null) && [ -n "$key" ] && [ "$key" != $'\x03' ]; do :; done
-  stty "$terminal"
   stopped
 fi
 wait

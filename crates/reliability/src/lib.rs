@@ -26,7 +26,7 @@ pub use load::{Tally, describe, load};
 pub use process::{MIB, RssSampler, alive, rss_bytes, signal};
 pub use raw_http::{RawOutcome, raw_exchange, read_response, read_response_to};
 pub use record::Record;
-pub use scrape::{get_text, metric_sum, series_set};
+pub use scrape::{SpanCounts, get_text, metric_sum, series_set};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

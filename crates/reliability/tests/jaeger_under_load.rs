@@ -12,7 +12,9 @@
 //! - Jaeger's peak memory with and without tail sampling (the cost README's "Tail sampling" states).
 #![allow(clippy::unwrap_used)]
 
-use reliability::{MIB, Record, RssSampler, binary, get_text, load, metric_sum, scaled};
+use reliability::{
+    MIB, Record, RssSampler, SpanCounts, binary, get_text, load, metric_sum, scaled,
+};
 use std::time::Duration;
 use testkit::{Jaeger, RedisServer, ServiceProcess, wait_until};
 
@@ -87,7 +89,7 @@ async fn run(jaeger: &mut Jaeger, targets: &[Target], per_service: u64, restart:
     // Spans made before the load (robot-control turns every eye off as it starts) are counted
     // out first: once settled, the count before the load.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = accounting(&client, targets).await;
+    let before = span_counts(&client, targets).await;
     let rss = RssSampler::start(jaeger.pid().unwrap());
     let loads: Vec<_> = targets
         .iter()
@@ -117,12 +119,10 @@ async fn run(jaeger: &mut Jaeger, targets: &[Target], per_service: u64, restart:
         // Jaeger's accepted count, read right before the kill: what it accepts in between (a
         // few milliseconds) is the only part of the count not seen.
         accepted_before_kill = jaeger
-            .own_metric("otelcol_receiver_accepted_spans_total", &[])
+            .own_metric("otelcol_receiver_accepted_spans_total")
             .await;
         jaeger.restart().await;
     }
-    let mut requests = 0;
-    let mut made = 0;
     for (target, load) in targets.iter().zip(loads) {
         let tally = load.await.unwrap();
         assert_eq!(
@@ -131,27 +131,32 @@ async fn run(jaeger: &mut Jaeger, targets: &[Target], per_service: u64, restart:
             "{}: every request answered: {tally:?}",
             target.name
         );
-        requests += per_service;
-        made += per_service * target.spans_per_request;
     }
+    let requests = per_service * targets.len() as u64;
+    let made: u64 = targets
+        .iter()
+        .map(|t| per_service * t.spans_per_request)
+        .sum();
     let jaeger_peak_rss = rss.peak();
     // Every queue drains: exported + failed + dropped reaches what the requests made.
-    let (exported, failed, dropped) = wait_until(
+    let spans = wait_until(
         "every span exported or counted as failed or dropped",
         Duration::from_secs(60),
         || async {
-            let now = accounting(&client, targets).await;
-            let (exported, failed, dropped) =
-                (now.0 - before.0, now.1 - before.1, now.2 - before.2);
-            let accounted = exported + failed + dropped;
-            (accounted >= made as f64)
-                .then_some((exported, failed, dropped))
-                .ok_or(format!("{accounted} of {made} spans accounted for"))
+            let spans = span_counts(&client, targets).await - before;
+            (spans.total() >= made as f64)
+                .then_some(spans)
+                .ok_or(format!("{} of {made} spans accounted for", spans.total()))
         },
     )
     .await;
+    let SpanCounts {
+        exported,
+        failed,
+        dropped,
+    } = spans;
     assert_eq!(
-        exported + failed + dropped,
+        spans.total(),
         made as f64,
         "each span is exported, failed or dropped, once"
     );
@@ -159,12 +164,12 @@ async fn run(jaeger: &mut Jaeger, targets: &[Target], per_service: u64, restart:
     // startup spans too): since its last start, plus what it had accepted before the kill. A
     // service counts a span exported only once the receiver has answered, after counting it:
     // with every queue drained, the count is final.
-    let exported_since_start = before.0 + exported;
+    let exported_since_start = before.exported + exported;
     let accepted = jaeger
-        .own_metric("otelcol_receiver_accepted_spans_total", &[])
+        .own_metric("otelcol_receiver_accepted_spans_total")
         .await;
     let refused = jaeger
-        .own_metric("otelcol_receiver_refused_spans_total", &[])
+        .own_metric("otelcol_receiver_refused_spans_total")
         .await;
     let mut unseen = 0.0;
     if restart {
@@ -206,26 +211,21 @@ async fn run(jaeger: &mut Jaeger, targets: &[Target], per_service: u64, restart:
     }
 }
 
-/// Every target's (exported, export failed, dropped) span counts.
-async fn accounting(client: &reqwest::Client, targets: &[Target]) -> (f64, f64, f64) {
-    let (mut exported, mut failed, mut dropped) = (0.0, 0.0, 0.0);
+/// Every target's span counts, added up.
+async fn span_counts(client: &reqwest::Client, targets: &[Target]) -> SpanCounts {
+    let mut total = SpanCounts::default();
     for target in targets {
         let text = get_text(client, &format!("{}/metrics", target.process.url())).await;
-        exported += metric_sum(&text, "otel_spans_exported_total");
-        failed += metric_sum(&text, "otel_spans_export_failed_total");
-        dropped += metric_sum(&text, "otel_spans_dropped_total");
+        total = total + SpanCounts::of(&text);
     }
-    (exported, failed, dropped)
+    total
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_span_reaches_jaeger_or_is_counted_and_a_restart_loses_only_what_is_counted() {
     let per_service = scaled(6_000, 60_000);
     let redis = RedisServer::start();
-    let deployed = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/jaeger/config.yml"),
-    )
-    .unwrap();
+    let deployed = testkit::deployed_jaeger_config();
     // The documented way to turn tail sampling off: the kept pipeline without it.
     let untailed = deployed.replace("processors: [tail_sampling, batch]", "processors: [batch]");
     assert_ne!(

@@ -4,7 +4,7 @@
 //! bounded, and the spans that could not be delivered are counted in a metric.
 #![allow(clippy::unwrap_used)]
 
-use reliability::{BlackHole, MIB, Record, RssSampler, binary, get_text, load, metric_sum, scaled};
+use reliability::{BlackHole, MIB, Record, RssSampler, SpanCounts, binary, get_text, load, scaled};
 use std::time::Duration;
 use testkit::{OtlpGrpcReceiver, OtlpHttpReceiver, RedisServer, ServiceProcess};
 
@@ -22,9 +22,7 @@ enum Collector {
 struct Run {
     per_second: f64,
     peak_rss: u64,
-    exported: f64,
-    failed: f64,
-    dropped: f64,
+    spans: SpanCounts,
     requests: u64,
 }
 
@@ -88,9 +86,7 @@ async fn run(
     Run {
         per_second: tally.per_second(),
         peak_rss,
-        exported: metric_sum(&metrics, "otel_spans_exported_total"),
-        failed: metric_sum(&metrics, "otel_spans_export_failed_total"),
-        dropped: metric_sum(&metrics, "otel_spans_dropped_total"),
+        spans: SpanCounts::of(&metrics),
         requests: count + 200,
     }
 }
@@ -98,9 +94,9 @@ async fn run(
 async fn scenario(service: &'static str, extra_env: &[(&str, String)]) {
     let up = run(service, extra_env, Collector::Up, "http/protobuf").await;
     assert!(
-        up.exported >= up.requests as f64 * 0.5,
+        up.spans.exported >= up.requests as f64 * 0.5,
         "{service}: with the collector up spans are exported ({} of {} requests)",
-        up.exported,
+        up.spans.exported,
         up.requests
     );
     for (collector, protocol, scenario) in [
@@ -113,8 +109,11 @@ async fn scenario(service: &'static str, extra_env: &[(&str, String)]) {
         (Collector::BlackHoled, "grpc", "otlp-blackholed-grpc"),
     ] {
         let faulty = run(service, extra_env, collector, protocol).await;
-        assert_eq!(faulty.exported, 0.0, "{service}: nothing can be exported");
-        let undelivered = faulty.failed + faulty.dropped;
+        assert_eq!(
+            faulty.spans.exported, 0.0,
+            "{service}: nothing can be exported"
+        );
+        let undelivered = faulty.spans.failed + faulty.spans.dropped;
         assert!(
             undelivered > 0.0,
             "{service}, collector {collector:?}: undelivered spans are counted \
@@ -122,7 +121,7 @@ async fn scenario(service: &'static str, extra_env: &[(&str, String)]) {
         );
         if collector == Collector::BlackHoled {
             assert!(
-                faulty.dropped > 0.0,
+                faulty.spans.dropped > 0.0,
                 "{service}: a black-holed collector fills the {QUEUE}-span queue; drops are counted"
             );
         }
@@ -143,8 +142,8 @@ async fn scenario(service: &'static str, extra_env: &[(&str, String)]) {
                 up.per_second,
                 faulty.peak_rss as f64 / MIB,
                 up.peak_rss as f64 / MIB,
-                faulty.failed,
-                faulty.dropped
+                faulty.spans.failed,
+                faulty.spans.dropped
             ),
         }
         .write();

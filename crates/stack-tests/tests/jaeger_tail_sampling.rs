@@ -99,11 +99,13 @@ async fn errors_and_slow_traces_are_kept_the_rest_at_the_share_and_spanmetrics_s
         Duration::from_secs(60),
         || async {
             let text = client.get(&url).send().await.unwrap().text().await.unwrap();
-            let counted: f64 = text
-                .lines()
-                .filter(|l| l.starts_with("traces_span_metrics_calls_total{"))
-                .filter(|l| l.contains(&format!("service_name=\"{SERVICE}\"")))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            let counted: f64 = testkit::parse_metrics(&text)
+                .into_iter()
+                .filter(|(series, _)| {
+                    series.starts_with("traces_span_metrics_calls_total{")
+                        && series.contains(&format!("service_name=\"{SERVICE}\""))
+                })
+                .map(|(_, value)| value)
                 .sum();
             (counted == sent)
                 .then_some(counted)

@@ -8,14 +8,13 @@
 //! else changes; an address the rewrite does not know is a panic, so a new listener in the file
 //! cannot silently bind a fixed port in a test.
 
-use crate::process::{free_port, signal, stop_child};
+use crate::metric_sum;
+use crate::process::{ServiceProcess, free_port, workspace_file};
 use crate::stack_programs::stack_program;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The ports deploy/jaeger/config.yml listens on (as in the Jaeger image), each given a free
 /// loopback port in tests.
@@ -85,105 +84,71 @@ fn rewrite(node: &mut Yaml, ports: &BTreeMap<u16, u16>, prometheus_url: &str, pa
     }
 }
 
+/// deploy/jaeger/config.yml's text, as Compose mounts it.
+pub fn deployed_jaeger_config() -> String {
+    let path = workspace_file("deploy/jaeger/config.yml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
 /// A Jaeger v2 process on free loopback ports.
 pub struct Jaeger {
-    child: Option<Child>,
+    process: ServiceProcess,
     /// Compose's port -> this process's loopback port.
     ports: BTreeMap<u16, u16>,
-    config_path: PathBuf,
     env: Vec<(String, String)>,
+    /// Holds the rewritten config.yml.
     dir: tempfile::TempDir,
     client: reqwest::Client,
 }
 
 impl Jaeger {
-    /// Starts the pinned Jaeger with `config_text` (deploy/jaeger/config.yml's text) rewritten by
-    /// [`loopback_jaeger_config`], reading span metrics back from `prometheus_url`, with `env`
-    /// (the variables the config reads), and waits until it is healthy and its API answers.
+    /// Starts the pinned Jaeger with `config_text` (deploy/jaeger/config.yml's text, or a variant
+    /// of it) rewritten by [`loopback_jaeger_config`], reading span metrics back from
+    /// `prometheus_url`, with `env` (the variables the config reads), and waits until it is healthy.
     pub async fn start(config_text: &str, prometheus_url: &str, env: &[(&str, &str)]) -> Self {
         let ports: BTreeMap<u16, u16> = JAEGER_PORTS
             .iter()
             .map(|(port, _)| (*port, free_port()))
             .collect();
         let dir = tempfile::tempdir().expect("tempdir");
-        let config_path = dir.path().join("config.yml");
         std::fs::write(
-            &config_path,
+            dir.path().join("config.yml"),
             loopback_jaeger_config(config_text, &ports, prometheus_url),
         )
         .expect("write config");
-        let mut jaeger = Self {
-            child: None,
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let process = Self::spawn(&dir, &ports, &env).await;
+        Self {
+            process,
             ports,
-            config_path,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env,
             dir,
             client: reqwest::Client::new(),
-        };
-        jaeger.spawn().await;
-        jaeger
+        }
     }
 
     /// Starts deploy/jaeger/config.yml itself (see [`start`](Self::start)).
     pub async fn start_deployed(prometheus_url: &str, env: &[(&str, &str)]) -> Self {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/jaeger/config.yml");
-        let text = std::fs::read_to_string(&path).expect("read deploy/jaeger/config.yml");
-        Self::start(&text, prometheus_url, env).await
+        Self::start(&deployed_jaeger_config(), prometheus_url, env).await
     }
 
-    async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("jaeger.log"))
-            .expect("log");
-        let child = Command::new(stack_program("jaeger"))
+    /// The process, ready once healthcheckv2 reports it healthy: every extension (the query API
+    /// among them) and pipeline has started.
+    async fn spawn(
+        dir: &tempfile::TempDir,
+        ports: &BTreeMap<u16, u16>,
+        env: &[(String, String)],
+    ) -> ServiceProcess {
+        let mut command = Command::new(stack_program("jaeger"));
+        command
             .arg("--config")
-            .arg(&self.config_path)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start jaeger");
-        self.child = Some(child);
-        self.wait_ready(Duration::from_secs(60)).await;
-    }
-
-    async fn wait_ready(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let health = format!("http://127.0.0.1:{}/status", self.port(13133));
-        let services = format!("{}/api/services", self.query_url());
-        loop {
-            let healthy = self
-                .client
-                .get(&health)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if healthy
-                && let Ok(r) = self.client.get(&services).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("jaeger exited early with {status}:\n{}", self.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "jaeger not ready after {timeout:?}:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            .arg(dir.path().join("config.yml"))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let health = ([127, 0, 0, 1], ports[&13133]).into();
+        ServiceProcess::start_daemon(command, health, "/status").await
     }
 
     /// This process's loopback port for the port Compose exposes (4317, 16686, 8888, ...).
@@ -227,9 +192,8 @@ impl Jaeger {
             .filter(|t| !t.is_null())
     }
 
-    /// A sample of Jaeger's own Prometheus metrics (port 8888), summed over every series of
-    /// `name` whose labels contain all of `labels`.
-    pub async fn own_metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    /// The sum of every series of `name` among Jaeger's own Prometheus metrics (port 8888).
+    pub async fn own_metric(&self, name: &str) -> f64 {
         let url = format!("http://127.0.0.1:{}/metrics", self.port(8888));
         let text = self
             .client
@@ -240,57 +204,28 @@ impl Jaeger {
             .text()
             .await
             .expect("text");
-        text.lines()
-            .filter(|line| {
-                line.strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-            })
-            .filter(|line| {
-                labels
-                    .iter()
-                    .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_sum(&text, name)
     }
 
     /// Kills the process (SIGKILL: what it held in memory is gone) and starts it again on the
     /// same ports with the same config.
     pub async fn restart(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), "KILL");
-            let _ = child.wait();
-        }
-        self.spawn().await;
+        self.process.kill();
+        self.process = Self::spawn(&self.dir, &self.ports, &self.env).await;
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.process.pid()
     }
 
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("jaeger.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Jaeger {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, Duration::from_secs(5));
-        }
+        self.process.logs()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn deployed() -> String {
-        std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/jaeger/config.yml"),
-        )
-        .unwrap()
-    }
 
     fn ports() -> BTreeMap<u16, u16> {
         JAEGER_PORTS
@@ -303,8 +238,9 @@ mod tests {
     /// The rewrite moves every address of the deployed file to loopback and changes nothing else.
     #[test]
     fn the_rewrite_changes_only_addresses() {
-        let original: Yaml = serde_yaml::from_str(&deployed()).unwrap();
-        let rewritten = loopback_jaeger_config(&deployed(), &ports(), "http://127.0.0.1:9");
+        let original: Yaml = serde_yaml::from_str(&deployed_jaeger_config()).unwrap();
+        let rewritten =
+            loopback_jaeger_config(&deployed_jaeger_config(), &ports(), "http://127.0.0.1:9");
         assert!(!rewritten.contains("0.0.0.0"), "{rewritten}");
         assert!(!rewritten.contains("prometheus:9090"), "{rewritten}");
         let rewritten: Yaml = serde_yaml::from_str(&rewritten).unwrap();

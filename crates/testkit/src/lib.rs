@@ -22,13 +22,15 @@ pub mod webdriver;
 
 pub use exit::{RunOutcome, assert_config_error, config_error_problems, run_bounded};
 pub use in_process::{InProcessService, Shutdown};
-pub use jaeger::{JAEGER_PORTS, Jaeger, loopback_jaeger_config};
+pub use jaeger::{JAEGER_PORTS, Jaeger, deployed_jaeger_config, loopback_jaeger_config};
 pub use otlp::{
     AttributeValue, ExportedEvent, ExportedSpan, OtlpGrpcReceiver, OtlpHttpReceiver, SpanStatus,
     decode_spans, span_attribute,
 };
 pub use pigpio::{FakePigpio, PigpioMode};
-pub use process::{ServiceProcess, free_port, require_binary, target_dir, workspace_binary};
+pub use process::{
+    ServiceProcess, free_port, require_binary, target_dir, workspace_binary, workspace_file,
+};
 pub use prometheus::{Prometheus, promtool_check_metrics, unix_now};
 pub use redis::RedisServer;
 pub use stack_programs::{

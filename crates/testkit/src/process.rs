@@ -25,11 +25,18 @@ pub fn require_binary(name: &str, apt_package: &str) -> PathBuf {
     })
 }
 
+/// A file of the workspace, by its path from the root (e.g. `deploy/jaeger/config.yml`).
+pub fn workspace_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
 /// The workspace's `target/` (or `CARGO_TARGET_DIR`): built binaries, test artifacts, reports.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .unwrap_or_else(|| workspace_file("target"))
 }
 
 /// A binary of this workspace built by `cargo build` (for tests in other crates than its own,
@@ -146,6 +153,14 @@ impl ServiceProcess {
     /// Everything the process wrote to stdout and stderr so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process ends at once, losing whatever it held in memory.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "KILL");
+            let _ = child.wait();
+        }
     }
 
     /// Sends SIGTERM and waits (at most `timeout`) for the exit; `None` if it did not exit.

@@ -7,6 +7,7 @@
 //! rebuilt), fails the test with the command that builds it: a test never runs against a program
 //! other than the one it claims to check.
 
+use crate::process::workspace_file;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -42,7 +43,7 @@ pub struct PinnedProgram {
 
 /// Every program `deploy/tools/stack.tsv` pins.
 pub fn pinned_programs() -> Vec<PinnedProgram> {
-    let path = repo_root().join("deploy/tools/stack.tsv");
+    let path = workspace_file("deploy/tools/stack.tsv");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
@@ -106,10 +107,6 @@ fn version_output(path: &Path, args: &[&str]) -> String {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     text
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 #[cfg(test)]

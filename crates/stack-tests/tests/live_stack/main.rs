@@ -164,12 +164,7 @@ async fn every_target_is_scraped_with_units(stack: &LiveStack) {
 /// returns `histogram` samples) with exemplars on it (32-hex trace ids: what Grafana's exemplar
 /// dots on a native p95 line link from), its classic `_bucket` series beside it.
 async fn request_durations_are_native_histograms(prometheus: &Prometheus, since: f64) {
-    for service in [
-        "web-flask-equivalent",
-        "redis-counter",
-        "robot-control",
-        "url-prober",
-    ] {
+    for service in OUR_SERVICES.into_iter().filter(|s| *s != "loadgen") {
         let selector = format!("{{job=\"{service}\"}}");
         testkit::eventually(
             &format!("{service}: native and classic request durations"),
@@ -321,7 +316,7 @@ async fn exemplar_panels_have_exemplars(prometheus: &Prometheus, since: f64) {
 /// a service that is not ours (no `prometheus.job`: `$__tags` is "") they are still valid PromQL.
 async fn trace_to_metrics_links_select_the_spans_service(stack: &LiveStack) {
     let prometheus = &stack.prometheus;
-    let trace_to_metrics = trace_to_metrics_queries(&web_span_from_jaeger(&stack.jaeger).await);
+    let trace_to_metrics = trace_to_metrics_queries(&traces::web_span(&stack.jaeger).await);
     let variant = |suffix: &str| -> BTreeMap<String, PanelQuery> {
         trace_to_metrics
             .iter()
@@ -450,30 +445,6 @@ async fn a_burning_budget_pages_held_back_by_its_cause(stack: &LiveStack) {
         },
     )
     .await;
-}
-
-/// A server span of web-flask-equivalent exactly as Jaeger's API hands it to Grafana's trace view.
-async fn web_span_from_jaeger(jaeger: &testkit::Jaeger) -> Value {
-    let (_, body) = jaeger
-        .api(
-            "traces",
-            &[
-                ("service", "web-flask-equivalent"),
-                ("operation", "GET /"),
-                ("lookback", "1h"),
-                ("limit", "1"),
-            ],
-        )
-        .await;
-    let trace = &body["data"][0];
-    let mut span = trace["spans"]
-        .as_array()
-        .and_then(|spans| spans.iter().find(|s| s["operationName"] == "GET /"))
-        .unwrap_or_else(|| panic!("no GET / span of web-flask-equivalent in Jaeger: {body}"))
-        .clone();
-    // The trace view hands the span its process inline (Grafana's transform does the same).
-    span["process"] = trace["processes"][span["processID"].as_str().unwrap()].clone();
-    span
 }
 
 /// The trace ids (32 hex digits) of the exemplars a `query_exemplars` answer holds, oldest first

@@ -183,19 +183,18 @@ pub async fn the_monitor_tab_has_red_metrics(jaeger: &Jaeger, service: &str, whi
     for metric in which {
         let title = format!("Monitor tab: {metric} of {service}");
         wait_until(&title, Duration::from_secs(90), || async {
-            let end = (testkit::unix_now() * 1000.0) as u64;
+            let end = ((testkit::unix_now() * 1000.0) as u64).to_string();
             let mut query = vec![
-                ("service", service.to_owned()),
-                ("groupByOperation", "true".to_owned()),
-                ("endTs", end.to_string()),
-                ("lookback", "300000".to_owned()),
-                ("step", "5000".to_owned()),
-                ("ratePer", "60000".to_owned()),
+                ("service", service),
+                ("groupByOperation", "true"),
+                ("endTs", end.as_str()),
+                ("lookback", "300000"),
+                ("step", "5000"),
+                ("ratePer", "60000"),
             ];
             if *metric == "latencies" {
-                query.push(("quantile", "0.95".to_owned()));
+                query.push(("quantile", "0.95"));
             }
-            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (status, body) = jaeger.api(&format!("metrics/{metric}"), &query).await;
             let points: Vec<f64> = body["metrics"]
                 .as_array()
@@ -211,6 +210,30 @@ pub async fn the_monitor_tab_has_red_metrics(jaeger: &Jaeger, service: &str, whi
         })
         .await;
     }
+}
+
+/// A server span of web-flask-equivalent exactly as Jaeger's API hands it to Grafana's trace view.
+pub async fn web_span(jaeger: &Jaeger) -> Value {
+    let (_, body) = jaeger
+        .api(
+            "traces",
+            &[
+                ("service", "web-flask-equivalent"),
+                ("operation", "GET /"),
+                ("lookback", "1h"),
+                ("limit", "1"),
+            ],
+        )
+        .await;
+    let trace = &body["data"][0];
+    let mut span = trace["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["operationName"] == "GET /"))
+        .unwrap_or_else(|| panic!("no GET / span of web-flask-equivalent in Jaeger: {body}"))
+        .clone();
+    // The trace view hands the span its process inline (Grafana's transform does the same).
+    span["process"] = trace["processes"][span["processID"].as_str().unwrap()].clone();
+    span
 }
 
 /// A trace as Jaeger's v1 API returns it, with its spans found by service and name.
@@ -303,7 +326,7 @@ fn span_id(span: &Value) -> String {
 }
 
 /// A span's tag value (Jaeger's v1 API lists tags as key, type, value).
-pub fn tag<'v>(span: &'v Value, key: &str) -> &'v Value {
+fn tag<'v>(span: &'v Value, key: &str) -> &'v Value {
     span["tags"]
         .as_array()
         .into_iter()

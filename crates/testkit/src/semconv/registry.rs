@@ -7,10 +7,10 @@
 
 use super::{EXCEPTION_EVENT, Type, upstream_type};
 use crate::otlp::{AttributeValue, ExportedSpan};
+use crate::process::workspace_file;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// The registry's path from the workspace root.
@@ -110,13 +110,6 @@ pub fn registry() -> &'static Registry {
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         Registry::parse(&text).unwrap_or_else(|e| panic!("{REGISTRY_PATH}: {e}"))
     })
-}
-
-/// A file of the workspace, by its path from the root.
-fn workspace_file(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative)
 }
 
 /// One line of YAML prose (folded scalars end with a newline; Markdown cells hold one line).
