@@ -23,7 +23,7 @@ preflight scope="test":
 test: (preflight "test") check
     cargo build --workspace --bins
     find target/reliability -maxdepth 1 -name '*.json' ! -name '*.soak.json' -delete 2>/dev/null || true
-    cargo test --workspace --no-fail-fast
+    bash scripts/cargo-test.sh
     python3 scripts/reliability_report.py
 
 # The long reliability run: more crash cycles, 100,000-request cardinality attacks, more fuzz cases.

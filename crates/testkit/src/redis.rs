@@ -52,7 +52,7 @@ impl RedisServer {
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "always",
+                "everysec",
                 "--save",
                 "",
             ])
