@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "deploy/slo"
 RULES = ROOT / "deploy/prometheus/rules"
 TESTS = ROOT / "deploy/prometheus/tests"
-TELEMETRY_BUCKETS = ROOT / "crates/telemetry/src/metrics_setup.rs"
+TELEMETRY_BUCKETS = ROOT / "crates/telemetry/src/metrics/recorder.rs"
 PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -209,7 +209,7 @@ def parse(path: Path, buckets: list[Decimal], jobs: set[str]) -> list[Slo]:
             threshold = number(spec.get("threshold"), f"{where}.threshold")
             if threshold not in buckets:
                 raise ObjectiveError(f"{where}.threshold {threshold} s is not a bucket boundary of {HTTP} "
-                                     f"({', '.join(map(num, buckets))}; crates/telemetry/src/metrics_setup.rs)")
+                                     f"({', '.join(map(num, buckets))}; crates/telemetry/src/metrics/recorder.rs)")
         slo = Slo(service, kind, objective, period, description.strip(), threshold)
         for pair in PAIRS:
             if pair.factor(period) * slo.budget >= 1:

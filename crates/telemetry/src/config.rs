@@ -1,10 +1,39 @@
-//! Telemetry settings, read from the standard OpenTelemetry environment variables.
+//! Telemetry settings, read from the standard OpenTelemetry environment variables, and the one
+//! error type of this crate: everything that can go wrong while setting telemetry up.
 //!
 //! Parsing is separate from installing so that bad values fail at startup with one line that
 //! names the variable, and so tests can build a config without touching the process environment.
 
-use crate::{LogWriter, TelemetryError};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Why telemetry could not be set up. Each message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid {name}={value:?}: {reason}")]
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("telemetry is already initialized in this process")]
+    AlreadyInitialized,
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("cannot install the Prometheus recorder: {0}")]
+    Metrics(String),
+}
+
+impl TelemetryError {
+    pub(crate) fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidSetting {
+            name,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +42,31 @@ pub enum LogFormat {
     Json,
     /// Human-friendly, coloured when the output is a terminal.
     Pretty,
+}
+
+/// Where log lines are written: stdout, or memory (tests read what a request logged).
+#[derive(Clone, Default)]
+pub enum LogWriter {
+    #[default]
+    Stdout,
+    Memory(Arc<Mutex<Vec<u8>>>),
+}
+
+impl fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogWriter::Stdout => f.write_str("Stdout"),
+            LogWriter::Memory(_) => f.write_str("Memory"),
+        }
+    }
+}
+
+impl LogWriter {
+    /// A writer into memory, and the buffer it fills.
+    pub fn memory() -> (Self, Arc<Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        (LogWriter::Memory(buffer.clone()), buffer)
+    }
 }
 
 /// OTLP transport.
@@ -32,6 +86,10 @@ pub enum SamplerConfig {
     ParentBasedAlwaysOff,
     ParentBasedTraceIdRatio(f64),
 }
+
+/// The default of `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` here (the spec's default is "no limit",
+/// which would let one request's URL fill the span queue's memory).
+pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 
 /// Everything [`crate::init`] needs. Build it with [`TelemetryConfig::from_env`], then adjust fields.
 #[derive(Debug, Clone)]
@@ -300,11 +358,7 @@ fn attribute_rules(
             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
         ],
     );
-    let limit = parse_num(
-        limit_var,
-        limit,
-        crate::redact::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-    )?;
+    let limit = parse_num(limit_var, limit, DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)?;
     const SENSITIVE: &str = "OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS";
     let names = match get(SENSITIVE) {
         None => Vec::new(),

@@ -5,72 +5,46 @@
 //! `trace_id`/`span_id`, and `/metrics` + `/healthz` + `/readyz`. What each name means is in
 //! docs/METRICS.md; why it is built this way in docs/ARCHITECTURE.md.
 //!
-//! Modules:
+//! Modules, in layers: each uses only those before it, never one after (the test
+//! `tests/layering.rs` checks it).
 //! - [`config`](TelemetryConfig): the `OTEL_*`, `RUST_LOG`, `LOG_FORMAT` settings, each bad value
-//!   a one-line error naming the variable.
-//! - `tracer` + `processor`: the tracer provider and our bounded batch processor (drops counted);
-//!   `otlp_grpc` + `otlp_encode`: the OTLP/gRPC exporter, writing each span's protobuf once;
-//!   `direct_span`: with gRPC, the per-request spans made without the SDK and encoded as they end.
-//! - `layer` ([`HttpLayer`]): one server span and one set of RED metrics per request;
-//!   `server_span`: the server span started with the sampling decision taken first;
-//!   `span_attributes`: the server span's semantic-convention attributes, built only when recorded;
-//!   `instruments`: what is cached per route; `http_metrics`: the layer's two metric families,
-//!   sharded per thread and rendered by this crate; `exemplars`: the duration buckets' exemplars.
-//! - `metrics_setup` + `ops` ([`ops_router`], [`ops_router_with`]) + `exposition`: the Prometheus
-//!   recorder, the ops routes, and `/metrics` as OpenMetrics (with exemplars) or Prometheus text.
-//! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
-//! - `client_span`: [`ClientSpan`], a per-request client span made without a `tracing` span (and,
-//!   with gRPC, without the SDK); the attributes HTTP client spans record from a response.
-//! - `span_errors`: [`record_error`], a failure on a `tracing` span as the conventions record it.
-//! - `logs`: JSON or pretty log lines with the current trace and span ids.
-//! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
+//!   a one-line error naming the variable ([`TelemetryError`]).
+//! - `trace/`: the tracer provider and our bounded batch processor (drops counted), the OTLP/gRPC
+//!   exporter (`trace/otlp/`), spans made without the SDK, [`ClientSpan`], redaction,
+//!   propagation ([`InjectContext`]), [`record_error`], and the log lines that carry trace ids.
+//! - `metrics/`: the Prometheus recorder, the HTTP layer's metric families and their exemplars,
+//!   and `/metrics` as OpenMetrics, Prometheus text or the Prometheus protobuf format.
+//! - `http/`: the layer ([`HttpLayer`]: one server span and one set of RED metrics per request),
+//!   what it keeps per route, the server span and its attributes, the ops routes
+//!   ([`ops_router`], [`ops_router_with`]) and the `/metrics` body.
+//! - this file: [`init`], which installs them in that order, and [`TelemetryGuard`].
 //!
 //! Starting it, serving and exiting are the `server` crate's job.
 
-mod client_span;
 mod config;
-mod direct_span;
-mod error;
-mod exemplars;
-mod exposition;
-mod http_metrics;
-mod instruments;
-mod layer;
-mod logs;
-mod metrics_setup;
-mod ops;
-mod otlp_encode;
-mod otlp_grpc;
-mod processor;
-mod propagation;
-mod protobuf;
-mod redact;
-mod server_span;
-mod span_attributes;
-mod span_errors;
-mod tracer;
+mod http;
+mod metrics;
+mod trace;
 
-pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
-pub use config::{LogFormat, OtlpProtocol, SamplerConfig, TelemetryConfig};
-pub use error::TelemetryError;
-pub use exposition::{ExpositionFormat, render_exposition};
-pub use layer::{HttpLayer, HttpService, UNMATCHED_ROUTE};
-pub use logs::LogWriter;
-pub use metrics_setup::{HTTP_DURATION_BUCKETS, metrics_handle, render_metrics};
+pub use crate::config::{
+    DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, LogFormat, LogWriter, OtlpProtocol, SamplerConfig,
+    TelemetryConfig, TelemetryError,
+};
+pub use crate::http::{
+    Exposition, HttpLayer, HttpService, Readiness, UNMATCHED_ROUTE, always_ready, ops_router,
+    ops_router_with, render_exposition, render_metrics,
+};
+pub use crate::metrics::{
+    ExpositionFormat, HTTP_DURATION_BUCKETS, escape_label_value, metrics_handle, write_family,
+};
+pub use crate::trace::{
+    ClientSpan, ClientSpanTemplate, InjectContext, REDACTED, SENSITIVE_QUERY_PARAMETERS,
+    current_trace_id, flush_spans, in_trace, inject_context, record_error, record_response,
+    redact_query, redact_url, server_address,
+};
 /// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;
-pub use ops::{
-    Exposition, Readiness, always_ready, escape_label_value, ops_router, ops_router_with,
-    write_family,
-};
-pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
-pub use redact::{
-    DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT, REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query,
-    redact_url,
-};
-pub use span_errors::record_error;
-pub use tracer::flush_spans;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;
@@ -113,12 +87,12 @@ impl Drop for TelemetryGuard {
 /// Call once, early in `main` (inside or outside a tokio runtime: the exporter has its own thread).
 /// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    redact::install(redact::AttributePolicy {
+    crate::trace::redact::install(crate::trace::redact::AttributePolicy {
         value_length_limit: config.attribute_value_length_limit,
         extra_sensitive: config.sensitive_query_parameters.clone(),
     });
-    metrics_setup::install(&config)?;
-    let tracer_provider = tracer::install(&config)?;
-    logs::install(&config, tracer_provider.as_ref())?;
+    crate::metrics::recorder::install(&config)?;
+    let tracer_provider = crate::trace::tracer::install(&config)?;
+    crate::trace::logs::install(&config, tracer_provider.as_ref())?;
     Ok(TelemetryGuard { tracer_provider })
 }

@@ -33,7 +33,7 @@ GRAFANA_VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.
 
 
 def our_resource(service: str, env: dict) -> dict[str, str]:
-    """The OTel resource a service of ours exports (crates/telemetry/src/tracer.rs, resource(), and its test
+    """The OTel resource a service of ours exports (crates/telemetry/src/trace/tracer.rs, resource(), and its test
     resource_carries_the_prometheus_job_beside_the_service_name): service.name
     (the crate name unless OTEL_SERVICE_NAME), prometheus.job = service.name (the Prometheus job of its
     metrics, by the convention job = service name = crate name), the version and SDK, then

@@ -1,8 +1,8 @@
 //! The Prometheus recorder, the metric descriptions (HELP text for `promtool check metrics`),
-//! `service_info`, and process metrics refreshed at every scrape.
+//! `service_info`, and process metrics (refreshed at every scrape: `http::scrape`).
 
-use crate::processor::{SPANS_DROPPED, SPANS_EXPORT_FAILED, SPANS_EXPORTED};
-use crate::{TelemetryConfig, TelemetryError};
+use crate::config::{TelemetryConfig, TelemetryError};
+use crate::trace::processor::{SPANS_DROPPED, SPANS_EXPORT_FAILED, SPANS_EXPORTED};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -20,8 +20,8 @@ pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
 
 const SERVICE_INFO: &str = "service_info";
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+pub(crate) static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+pub(crate) static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
 pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     let mut builder = PrometheusBuilder::new()
@@ -74,20 +74,4 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
 /// The installed recorder's handle, once [`crate::init`] has run.
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     HANDLE.get()
-}
-
-/// The Prometheus text exposition: the recorder's metrics (process metrics refreshed), then the
-/// HTTP layer's two families, which the layer keeps itself (`http_metrics`); `None` before
-/// [`crate::init`].
-pub fn render_metrics() -> Option<String> {
-    let handle = HANDLE.get()?;
-    if let Some(process) = PROCESS.get() {
-        process.collect();
-    }
-    let mut text = handle.render();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    crate::instruments::render(&mut text);
-    Some(text)
 }

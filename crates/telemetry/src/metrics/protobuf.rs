@@ -15,18 +15,14 @@
 //! The messages are io.prometheus.client's (Prometheus's prompb/io/prometheus/client/
 //! metrics.proto), written out as prost structs: no `protoc` here. Only the fields we send.
 
-use crate::exemplars::{ExemplarSnapshot, TimedExemplar};
-use crate::exposition::{Family, families, labels, sample_name, series_end, unit_of};
-use crate::http_metrics::{
+use crate::metrics::exemplars::{ExemplarSnapshot, TimedExemplar};
+use crate::metrics::exposition::{Family, families, labels, sample_name, series_end, unit_of};
+use crate::metrics::http_metrics::{
     BUCKETS, DurationHistogram, DurationLabels, HTTP_DURATION, NATIVE_MIN_INDEX, NATIVE_SCHEMA,
     NATIVE_ZERO_THRESHOLD,
 };
-use crate::metrics_setup::HTTP_DURATION_BUCKETS;
+use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
 use prost::Message;
-
-/// The content type of the format, as Prometheus names it in `Accept`.
-pub(crate) const CONTENT_TYPE: &str =
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
 #[derive(Clone, PartialEq, Message)]
 pub struct LabelPair {
@@ -499,8 +495,8 @@ pub(crate) fn decode(mut bytes: &[u8]) -> Vec<MetricFamily> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exemplars::ExemplarSlots;
-    use crate::http_metrics::{NATIVE_BUCKETS, bucket, native_slot};
+    use crate::metrics::exemplars::ExemplarSlots;
+    use crate::metrics::http_metrics::{NATIVE_BUCKETS, bucket, native_slot};
     use opentelemetry::trace::TraceId;
     use std::time::Instant;
 
@@ -623,7 +619,7 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\n\
 # TYPE empty gauge\n\n",
         );
         let series = [(("GET", "/items/{id}", 200), &HISTOGRAM)];
-        crate::http_metrics::render(&mut text, &series, &[]);
+        crate::metrics::http_metrics::render(&mut text, &series, &[]);
         let bytes = encode(
             &text,
             &DurationScrape {

@@ -4,7 +4,7 @@
 //! error-field mapping adds attributes of its own (`error.chain`, span-level `exception.*`) that
 //! no convention defines, so the span is written through the OpenTelemetry API instead.
 
-use crate::redact::limited;
+use crate::trace::redact::limited;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::Status;
 use opentelemetry_semantic_conventions::attribute as semconv;

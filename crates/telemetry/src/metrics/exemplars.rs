@@ -9,8 +9,8 @@
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
 //! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".
 
-use crate::http_metrics::BUCKETS;
-use crate::metrics_setup::HTTP_DURATION_BUCKETS;
+use crate::metrics::http_metrics::BUCKETS;
+use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
 use opentelemetry::trace::TraceId;
 use parking_lot::Mutex;
 use std::fmt::Write as _;
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn an_exemplar_is_written_on_the_line_of_its_bucket() {
-        use crate::http_metrics::bucket;
+        use crate::metrics::http_metrics::bucket;
         let slots = ExemplarSlots::default();
         let trace = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
         let now = Instant::now();

@@ -6,14 +6,15 @@
 //! A sampled request also leaves an exemplar (its trace id) in its duration bucket.
 //!
 //! Kept cheap per request (docs/ARCHITECTURE.md, "How it stays cheap"): the route's label, span
-//! names and metric handles are looked up once per route (`instruments`); the span is started with
+//! names and metric handles are looked up once per route (`route_cache`); the span is started with
 //! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
 //! strings) is built after the sampler said it is recorded.
 
-use crate::http_metrics::{self, ActiveRequest};
-use crate::instruments::{self, METHODS, Route, method_index, status_label};
-use crate::server_span::ServerSpan;
-use crate::span_attributes;
+use crate::http::route_cache::{self, METHODS, NOT_MEASURED, Route, method_index, status_label};
+use crate::http::server_span::ServerSpan;
+use crate::http::span_attributes;
+use crate::metrics::http_metrics::{self, ActiveRequest};
+use crate::trace::sampling::server_tracer;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
@@ -27,12 +28,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::{Layer, Service};
-
-/// The `http_route` label of requests no route matched (404s on random paths).
-pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
-pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 
 /// The headers the W3C propagators installed by `init` read.
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -84,11 +79,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let route = match request.extensions().get::<MatchedPath>() {
-            Some(matched) => instruments::matched(matched.as_str()),
+            Some(matched) => route_cache::matched(matched.as_str()),
             None if NOT_MEASURED.contains(&request.uri().path()) => {
                 return self.unmeasured(request);
             }
-            None => instruments::unmatched(),
+            None => route_cache::unmatched(),
         };
         if !route.measured {
             return self.unmeasured(request);
@@ -155,7 +150,7 @@ fn request_context<B>(request: &Request<B>, method: usize, route: &'static Route
     } else {
         opentelemetry::Context::current()
     };
-    let Some(server) = crate::server_span::server_tracer() else {
+    let Some(server) = server_tracer() else {
         return Started {
             cx: parent,
             attach: extracted,
@@ -324,7 +319,7 @@ where
         };
         let status = response.status();
         state.record_status(status);
-        let series = instruments::duration(state.route, state.method, status);
+        let series = route_cache::duration(state.route, state.method, status);
         let nanos = http_metrics::nanos(elapsed);
         let bucket = http_metrics::bucket(nanos);
         series.histogram.record(bucket, nanos);

@@ -4,7 +4,7 @@
 //! Built only for spans that are recorded, with values redacted and cut to the attribute length
 //! limit before they are copied (see `redact`).
 
-use crate::redact::{limited, redact_query};
+use crate::trace::redact::{limited, redact_query};
 use axum::extract::ConnectInfo;
 use http::header::HeaderName;
 use http::{HeaderMap, Request, Version};

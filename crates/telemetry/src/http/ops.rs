@@ -1,7 +1,8 @@
 //! The operational routes every service serves on its own port: `/metrics`, `/healthz`, `/readyz`.
 //! The HTTP layer skips these paths, so scrapes and probes never show up in RED metrics or traces.
 
-use crate::ExpositionFormat;
+use crate::http::scrape::render_exposition;
+use crate::metrics::exposition::ExpositionFormat;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,27 +51,6 @@ where
     }
 }
 
-/// Starts a family in an [`Exposition`]: its `# HELP` and `# TYPE` lines (`kind`: `counter`,
-/// `gauge`, ...); its samples follow.
-pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str) {
-    use std::fmt::Write as _;
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Appends `value` with the text format's label value escapes (`\\`, `\"`, `\n`), for families a
-/// service renders itself.
-pub fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// `/metrics` (Prometheus protobuf, OpenMetrics or Prometheus text, by `Accept`), `/healthz` (the process is alive),
 /// `/readyz` (the check passes).
 pub fn ops_router<S, R>(readiness: R) -> Router<S>
@@ -112,7 +92,7 @@ where
 fn metrics(headers: &HeaderMap, extra: &impl Exposition) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = ExpositionFormat::from_accept(accept);
-    match crate::render_exposition(format, &|out: &mut String| extra.render(out)) {
+    match render_exposition(format, &|out: &mut String| extra.render(out)) {
         Some(body) => (
             [
                 (header::CONTENT_TYPE, format.content_type()),

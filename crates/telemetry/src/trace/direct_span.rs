@@ -12,8 +12,8 @@
 //! an SDK span given the same calls). With OTLP/HTTP, whose exporter takes SDK spans, the SDK's
 //! spans are used.
 
-use crate::otlp_encode::{EncodedSpan, SpanFields};
-use crate::processor::SpanQueue;
+use crate::trace::otlp::encode::{EncodedSpan, SpanFields};
+use crate::trace::processor::SpanQueue;
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId,
 };
@@ -250,7 +250,7 @@ impl Drop for DirectSpan<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp_encode::encode_attributes;
+    use crate::trace::otlp::encode::encode_attributes;
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
     use opentelemetry::trace::{TraceState, Tracer as _};
     use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};

@@ -1,4 +1,4 @@
-//! The OTLP/gRPC span exporter: each batch encoded once (`otlp_encode`), sent as the unary
+//! The OTLP/gRPC span exporter: each batch encoded once (`encode`), sent as the unary
 //! `TraceService/Export` call over tonic, retried as opentelemetry-otlp 0.33 retries.
 //!
 //! It runs on the export thread's own single-threaded tokio runtime (see `processor`), so the
@@ -11,8 +11,8 @@
 //! most 3 times, after 100 ms doubling up to 1.6 s plus up to 100 ms of jitter, or after the
 //! collector's `RetryInfo` delay, and never past the export timeout.
 
-use crate::otlp_encode::{EncodedSpan, TraceEncoder};
-use crate::processor::QueuedExporter;
+use crate::trace::otlp::encode::{EncodedSpan, TraceEncoder};
+use crate::trace::processor::QueuedExporter;
 use bytes::{Buf as _, BufMut as _, Bytes};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::Resource;
@@ -152,7 +152,7 @@ impl QueuedExporter for GrpcExporter {
     type Item = EncodedSpan;
 
     fn prepare(span: SpanData) -> EncodedSpan {
-        EncodedSpan::new(span, crate::redact::policy().value_length_limit)
+        EncodedSpan::new(span, crate::trace::redact::policy().value_length_limit)
     }
 
     async fn export(&self, batch: Vec<EncodedSpan>) -> OTelSdkResult {

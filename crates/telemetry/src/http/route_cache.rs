@@ -10,15 +10,21 @@
 //! shared reference count on the hot path, where two worker threads bumping one counter would pass
 //! its cache line back and forth on every request.
 
-use crate::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
-use crate::http_metrics::{self, ActiveRequests, DurationHistogram, DurationLabels};
-use crate::layer::{NOT_MEASURED, UNMATCHED_ROUTE};
+use crate::metrics::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
+use crate::metrics::http_metrics::{self, ActiveRequests, DurationHistogram, DurationLabels};
+use crate::metrics::recorder::metrics_handle;
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
+
+/// The `http_route` label of requests no route matched (404s on random paths).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
+pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 
 /// The `http.request.method` values: the methods the HTTP conventions (1.42) know, `QUERY`
 /// (development) among them, and `_OTHER` for the rest (so a made-up method cannot add series:
@@ -101,7 +107,7 @@ impl Route {
             return gauge;
         }
         // Before `init` nothing is exposed, and requests then were never counted: keep it so.
-        if crate::metrics_handle().is_none() {
+        if metrics_handle().is_none() {
             return &NOT_RECORDED;
         }
         self.active[method].get_or_init(|| {
@@ -251,7 +257,7 @@ pub(crate) fn duration(
     }
     // Before `init` nothing is exposed, and requests then were never counted: keep it so (and
     // out of the thread's cache, so that the first request after `init` registers the series).
-    if crate::metrics_handle().is_none() {
+    if metrics_handle().is_none() {
         static NOT_RECORDED: LazyLock<DurationSeries> = LazyLock::new(DurationSeries::new);
         return &NOT_RECORDED;
     }

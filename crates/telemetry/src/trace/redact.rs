@@ -9,6 +9,7 @@
 //!   `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` characters are truncated (the SDK has no such limit, so
 //!   the span processor applies it to every span, and the HTTP layer never copies more).
 
+use crate::config::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use std::borrow::Cow;
@@ -28,10 +29,6 @@ pub const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "REDACTED";
-
-/// The default of `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` here (the spec's default is "no limit",
-/// which would let one request's URL fill the span queue's memory).
-pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 
 /// The process-wide attribute rules, set once by `init`.
 #[derive(Debug, Clone)]

@@ -24,7 +24,8 @@
 //! bucket and `_sum` still count them exactly). One more relaxed add per request, into the same
 //! shard as the classic bucket.
 
-use crate::metrics_setup::HTTP_DURATION_BUCKETS;
+use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
+use crate::metrics::text::{escape_label_value, write_family};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
@@ -263,7 +264,7 @@ pub(crate) fn render(
     active: &[((&str, &str), &ActiveRequests)],
 ) {
     if !durations.is_empty() {
-        crate::write_family(out, HTTP_DURATION, "histogram", HTTP_DURATION_HELP);
+        write_family(out, HTTP_DURATION, "histogram", HTTP_DURATION_HELP);
         for ((method, route, status), histogram) in durations {
             let mut labels = String::with_capacity(96);
             write_method_and_route(&mut labels, method, route);
@@ -273,7 +274,7 @@ pub(crate) fn render(
         out.push('\n');
     }
     if !active.is_empty() {
-        crate::write_family(out, HTTP_ACTIVE, "gauge", HTTP_ACTIVE_HELP);
+        write_family(out, HTTP_ACTIVE, "gauge", HTTP_ACTIVE_HELP);
         for ((method, route), gauge) in active {
             out.push_str(HTTP_ACTIVE);
             write_method_and_route(out, method, route);
@@ -286,9 +287,9 @@ pub(crate) fn render(
 /// The label block both families start with, still open: `{http_request_method="..",http_route=".."`.
 fn write_method_and_route(out: &mut String, method: &str, route: &str) {
     out.push_str("{http_request_method=\"");
-    crate::escape_label_value(out, method);
+    escape_label_value(out, method);
     out.push_str("\",http_route=\"");
-    crate::escape_label_value(out, route);
+    escape_label_value(out, route);
     out.push('"');
 }
 

@@ -1,11 +1,11 @@
-//! The OpenTelemetry side: OTLP exporter (gRPC: `otlp_grpc`; HTTP: opentelemetry-otlp's), sampler,
+//! The OpenTelemetry side: OTLP exporter (gRPC: `otlp::grpc`; HTTP: opentelemetry-otlp's), sampler,
 //! resource, W3C propagators.
 
-use crate::direct_span::{self, DirectSpans};
-use crate::otlp_grpc::GrpcExporter;
-use crate::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
-use crate::server_span;
-use crate::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
+use crate::config::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
+use crate::trace::direct_span::{self, DirectSpans};
+use crate::trace::otlp::grpc::GrpcExporter;
+use crate::trace::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
+use crate::trace::sampling;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -43,7 +43,7 @@ pub(crate) fn install(
     };
     let provider = SdkTracerProvider::builder()
         .with_sampler(sampler(config.sampler))
-        .with_id_generator(server_span::HandedOverIds)
+        .with_id_generator(sampling::HandedOverIds)
         .with_resource(resource(config));
     let provider = match config.protocol {
         OtlpProtocol::Grpc => {
@@ -64,7 +64,7 @@ pub(crate) fn install(
                 queue: processor.queue(),
                 scope: InstrumentationScope::builder(SCOPE).build(),
                 limits: opentelemetry_sdk::trace::Config::default().span_limits,
-                value_length_limit: crate::redact::policy().value_length_limit,
+                value_length_limit: crate::trace::redact::policy().value_length_limit,
             });
             provider.with_span_processor(processor)
         }
@@ -100,7 +100,7 @@ pub(crate) fn install(
     .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
     let _ = PROVIDER.set(provider.clone());
-    server_span::install(provider.tracer(SCOPE), sampler(config.sampler));
+    sampling::install(provider.tracer(SCOPE), sampler(config.sampler));
     Ok(Some(provider))
 }
 

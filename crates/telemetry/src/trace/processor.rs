@@ -7,7 +7,7 @@
 //! docs/ARCHITECTURE.md, "Our own batch span processor".
 //!
 //! What the queue holds is the exporter's choice ([`QueuedExporter`]): the OTLP/gRPC exporter has
-//! each span encoded on the thread that ended it (`otlp_encode`), an SDK exporter takes the spans.
+//! each span encoded on the thread that ended it (`otlp::encode`), an SDK exporter takes the spans.
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -94,7 +94,7 @@ impl<E: SpanExporter> QueuedExporter for SdkExporter<E> {
 
     fn prepare(mut span: SpanData) -> SpanData {
         // The SDK has no attribute value length limit: apply it before the span is queued.
-        crate::redact::limit_span(&mut span);
+        crate::trace::redact::limit_span(&mut span);
         span
     }
 

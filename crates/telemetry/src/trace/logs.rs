@@ -4,7 +4,7 @@
 //! down to `warn` does not silently turn traces off, and the exporter's own HTTP/gRPC crates
 //! are never traced (that would be a feedback loop).
 
-use crate::{LogFormat, TelemetryConfig, TelemetryError};
+use crate::config::{LogFormat, LogWriter, TelemetryConfig, TelemetryError};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::{Map, Value};
@@ -21,31 +21,6 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
-
-/// Where log lines are written: stdout, or memory (tests read what a request logged).
-#[derive(Clone, Default)]
-pub enum LogWriter {
-    #[default]
-    Stdout,
-    Memory(Arc<Mutex<Vec<u8>>>),
-}
-
-impl fmt::Debug for LogWriter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LogWriter::Stdout => f.write_str("Stdout"),
-            LogWriter::Memory(_) => f.write_str("Memory"),
-        }
-    }
-}
-
-impl LogWriter {
-    /// A writer into memory, and the buffer it fills.
-    pub fn memory() -> (Self, Arc<Mutex<Vec<u8>>>) {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        (LogWriter::Memory(buffer.clone()), buffer)
-    }
-}
 
 pub enum LogSink {
     Stdout(io::Stdout),

@@ -12,12 +12,18 @@
 //!
 //! When the scraper prefers the Prometheus protobuf format (Prometheus does when it scrapes
 //! native histograms), the same text is converted to it instead (`protobuf`), with the duration
-//! histograms' native buckets.
+//! histograms' native buckets. The whole body, with the HTTP layer's own families, is put
+//! together in `http::scrape`.
 
-use crate::exemplars::ExemplarSnapshot;
-use crate::http_metrics::HTTP_DURATION;
+use crate::metrics::exemplars::ExemplarSnapshot;
+use crate::metrics::http_metrics::HTTP_DURATION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+/// The content type of the Prometheus protobuf format (`protobuf`), as Prometheus names it in
+/// `Accept`.
+const PROTOBUF_CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
 /// An exposition format of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,34 +94,9 @@ impl ExpositionFormat {
         match self {
             Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Self::Protobuf => crate::protobuf::CONTENT_TYPE,
+            Self::Protobuf => PROTOBUF_CONTENT_TYPE,
         }
     }
-}
-
-/// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
-/// families `extra` appends (Prometheus text); `None` before [`crate::init`].
-pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
-    // Exemplars first: each one's request is then already counted in the buckets rendered next.
-    let exemplars = (format != ExpositionFormat::Prometheus).then(crate::instruments::exemplars);
-    // The duration series before the text too: a series the text has is then among them.
-    let durations = (format == ExpositionFormat::Protobuf).then(crate::instruments::durations);
-    // Whole lines: `render_metrics` ends with a newline.
-    let mut text = crate::render_metrics()?;
-    extra(&mut text);
-    Some(match (format, exemplars) {
-        (ExpositionFormat::OpenMetrics, Some(exemplars)) => {
-            to_openmetrics(&text, Some(&exemplars)).into_bytes()
-        }
-        (ExpositionFormat::Protobuf, Some(exemplars)) => crate::protobuf::encode(
-            &text,
-            &crate::protobuf::DurationScrape {
-                series: &durations.unwrap_or_default(),
-                exemplars: &exemplars,
-            },
-        ),
-        _ => text.into_bytes(),
-    })
 }
 
 /// One metric family of the Prometheus text: its metadata and sample lines.

@@ -4,38 +4,16 @@
 //! layer draws the ids and asks the provider's sampler itself: a request that is not sampled gets
 //! its span context (the ids and flags its children, log lines and outgoing `traceparent` need)
 //! without the SDK building a span. A sampled one is, with OTLP/gRPC, a span made without the SDK
-//! (`direct_span`); otherwise the SDK starts it, with room for its attributes. The SDK must give
-//! that span the very ids the decision was taken on, so the provider's id generator hands them
-//! over ([`HandedOverIds`]); the SDK then asks the same sampler again and gets the same answer.
+//! (`trace::direct_span`); otherwise the SDK starts it, with room for its attributes. The SDK must
+//! give that span the very ids the decision was taken on, so the provider's id generator hands
+//! them over (`trace::sampling`); the SDK then asks the same sampler again and gets the same
+//! answer.
 
-use crate::direct_span::{DirectSpan, direct_spans};
+use crate::trace::direct_span::{DirectSpan, direct_spans};
+use crate::trace::sampling::{NEXT_IDS, ServerTracer};
 use opentelemetry::Context;
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, Tracer,
-};
-use opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, SdkTracer, ShouldSample,
-};
-use std::cell::Cell;
-use std::sync::OnceLock;
-
-/// The tracer of the HTTP server spans (instrumentation scope `telemetry`) and the sampler its
-/// provider was built with.
-pub(crate) struct ServerTracer {
-    tracer: SdkTracer,
-    sampler: Sampler,
-}
-
-static SERVER_TRACER: OnceLock<ServerTracer> = OnceLock::new();
-
-pub(crate) fn install(tracer: SdkTracer, sampler: Sampler) {
-    let _ = SERVER_TRACER.set(ServerTracer { tracer, sampler });
-}
-
-/// The server span starter, once tracing is on.
-pub(crate) fn server_tracer() -> Option<&'static ServerTracer> {
-    SERVER_TRACER.get()
-}
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, Tracer};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SamplingDecision, ShouldSample};
 
 /// A started server span.
 // Returned once per request and unpacked at once: boxing the large variant would only add an
@@ -52,14 +30,6 @@ pub(crate) enum ServerSpan {
 }
 
 impl ServerTracer {
-    pub(crate) fn tracer(&self) -> &SdkTracer {
-        &self.tracer
-    }
-
-    pub(crate) fn sampler(&self) -> &Sampler {
-        &self.sampler
-    }
-
     /// Starts the server span `name` under `parent`; a recorded span gets room for `attributes`.
     pub(crate) fn start(
         &self,
@@ -120,35 +90,12 @@ impl ServerTracer {
     }
 }
 
-thread_local! {
-    /// The ids [`ServerTracer::start`] decided on, for the span the SDK is starting right now.
-    static NEXT_IDS: Cell<(Option<TraceId>, Option<SpanId>)> = const { Cell::new((None, None)) };
-}
-
-/// The provider's id generator: random ids (the SDK's default generator), except for the server
-/// span [`ServerTracer::start`] is handing to the SDK, which gets the ids it was sampled on.
-#[derive(Debug, Default)]
-pub(crate) struct HandedOverIds;
-
-impl IdGenerator for HandedOverIds {
-    fn new_trace_id(&self) -> TraceId {
-        let (trace_id, span_id) = NEXT_IDS.get();
-        NEXT_IDS.set((None, span_id));
-        trace_id.unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
-    }
-
-    fn new_span_id(&self) -> SpanId {
-        let (trace_id, span_id) = NEXT_IDS.get();
-        NEXT_IDS.set((trace_id, None));
-        span_id.unwrap_or_else(|| RandomIdGenerator::default().new_span_id())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Span as _, TraceState, TracerProvider as _};
-    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use crate::trace::sampling::HandedOverIds;
+    use opentelemetry::trace::{Span as _, SpanId, TraceId, TraceState, TracerProvider as _};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 
     fn tracer(sampler: Sampler) -> ServerTracer {
         let provider = SdkTracerProvider::builder()
