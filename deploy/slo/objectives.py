@@ -24,7 +24,8 @@ except ImportError:  # the venv of deploy/check.sh has it
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "deploy/slo"
-TELEMETRY_BUCKETS = ROOT / "crates/telemetry/src/metrics_setup.rs"
+# The bucket bounds, written once for the Rust constant (crates/telemetry/build.rs) and for this module.
+BUCKETS_FILE = ROOT / "crates/telemetry/http_duration_buckets.txt"
 PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -124,13 +125,25 @@ class Slo:
 
 
 def http_buckets() -> list[Decimal]:
-    """The request-duration buckets every service exports (crates/telemetry), so a latency threshold
-    that is not a bucket boundary -- and would silently match no series -- is refused."""
-    text = TELEMETRY_BUCKETS.read_text()
-    match = re.search(r"HTTP_DURATION_BUCKETS: \[f64; \d+\] = \[(.*?)\];", text, re.S)
-    if not match:
-        raise ObjectiveError(f"{TELEMETRY_BUCKETS.relative_to(ROOT)}: HTTP_DURATION_BUCKETS not found")
-    return [Decimal(b.strip()) for b in match.group(1).split(",") if b.strip()]
+    """The request-duration buckets every service exports: crates/telemetry/http_duration_buckets.txt,
+    the file the telemetry crate's build script turns into HTTP_DURATION_BUCKETS, so a latency
+    threshold that is not a bucket boundary -- and would silently match no series -- is refused."""
+    name = BUCKETS_FILE.relative_to(ROOT)
+    bounds = []
+    for number, line in enumerate(BUCKETS_FILE.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            bound = Decimal(text)
+        except ArithmeticError:
+            raise ObjectiveError(f"{name}:{number}: {text!r} is not a number of seconds") from None
+        if not bound.is_finite() or bound <= 0 or (bounds and bound <= bounds[-1]):
+            raise ObjectiveError(f"{name}:{number}: {text!r}: bounds must be positive and ascending")
+        bounds.append(bound)
+    if not bounds:
+        raise ObjectiveError(f"{name}: no bounds")
+    return bounds
 
 
 def scrape_jobs() -> set[str]:
@@ -192,7 +205,7 @@ def parse(path: Path, buckets: list[Decimal], jobs: set[str]) -> list[Slo]:
             threshold = number(spec.get("threshold"), f"{where}.threshold")
             if threshold not in buckets:
                 raise ObjectiveError(f"{where}.threshold {threshold} s is not a bucket boundary of {HTTP} "
-                                     f"({', '.join(map(num, buckets))}; crates/telemetry/src/metrics_setup.rs)")
+                                     f"({', '.join(map(num, buckets))}; {BUCKETS_FILE.relative_to(ROOT)})")
         slo = Slo(service, kind, objective, period, description.strip(), threshold)
         for pair in PAIRS:
             if pair.factor(period) * slo.budget >= 1:
