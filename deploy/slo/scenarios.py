@@ -38,7 +38,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from slo import HTTP, PAIRS, TESTS, ObjectiveError, Slo, description, dump, http_buckets, num, runbook_anchor, summary
+from objectives import (HTTP, PAIRS, ROOT, ObjectiveError, Slo, description, dump, http_buckets, num,
+                        runbook_anchor, summary)
+
+TESTS = ROOT / "deploy/prometheus/tests"
 
 RATE = 6000  # requests per minute (100/s) in every scenario
 EPS = Fraction(1, 10**6)  # a ratio this close to its threshold is too close to call: not asserted there

@@ -361,11 +361,7 @@ async fn duration_zero_runs_until_sigterm_then_prints_its_summary() {
     }
     let child = command.spawn().expect("start loadgen");
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(status.success());
+    testkit::signal(child.id(), testkit::Signal::TERM).expect("send SIGTERM");
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -9,10 +9,10 @@
 //! Everything here is bounded: counts, not wall-clock budgets, drive the loops, and every network
 //! read has a hang guard that fails the test instead of waiting forever.
 //!
-//! Modules: [`record`] (the JSON record of a scenario), [`process`] (RSS, signals, liveness),
+//! Modules: [`record`] (the JSON record of a scenario), [`process`] (RSS, liveness),
 //! [`scrape`] (answers and /metrics), [`raw_http`] (hostile bytes on a socket), [`black_hole`] (a
-//! peer that never answers), [`load`] (bounded concurrent GETs). The fake pigpio daemon and the
-//! WebDriver client live in testkit.
+//! peer that never answers), [`load`] (bounded concurrent GETs). The fake pigpio daemon, the
+//! WebDriver client and `signal` live in testkit.
 
 pub mod black_hole;
 pub mod load;
@@ -23,7 +23,7 @@ pub mod scrape;
 
 pub use black_hole::BlackHole;
 pub use load::{Tally, describe, load};
-pub use process::{MIB, RssSampler, alive, rss_bytes, signal};
+pub use process::{MIB, RssSampler, alive, rss_bytes};
 pub use raw_http::{RawOutcome, raw_exchange, read_response, read_response_to};
 pub use record::Record;
 pub use scrape::{SpanCounts, get_text, metric_sum, series_set};

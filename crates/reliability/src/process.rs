@@ -1,7 +1,6 @@
-//! The processes under test, seen from outside: memory, signals, liveness (from /proc and kill(1),
-//! no unsafe code).
+//! The processes under test, seen from outside: memory and liveness (from /proc, no unsafe code).
+//! Signals: `testkit::signal`.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -48,16 +47,6 @@ impl Drop for RssSampler {
 }
 
 pub const MIB: f64 = 1024.0 * 1024.0;
-
-/// Sends a signal by name with kill(1) (no unsafe code).
-pub fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name} {pid} failed");
-}
 
 /// True while `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {

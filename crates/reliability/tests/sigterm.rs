@@ -4,14 +4,14 @@
 //! process exits 0 within a bound. robot-control also stops every motor and LED on the way out.
 #![allow(clippy::unwrap_used)]
 
-use reliability::{ROBOT_TOKEN, RawOutcome, Record, alive, binary, read_response, scaled, signal};
+use reliability::{ROBOT_TOKEN, RawOutcome, Record, alive, binary, read_response, scaled};
 use robot_control::driver::pigpio::protocol;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use testkit::{FakePigpio, OtlpHttpReceiver, RedisServer, ServiceProcess};
+use testkit::{FakePigpio, OtlpHttpReceiver, RedisServer, ServiceProcess, Signal, signal};
 
-/// 10 s drain (telemetry::DRAIN_TIMEOUT) + 5 s span flush, plus slack for a busy machine.
+/// 10 s drain (server::DRAIN_TIMEOUT) + 5 s span flush, plus slack for a busy machine.
 const EXIT_BOUND: Duration = Duration::from_secs(20);
 
 fn trace_id() -> String {
@@ -109,7 +109,7 @@ async fn sigterm_during_load(plan: Plan<'_>) -> Outcome {
     }
 
     let signalled = Instant::now();
-    signal(pid, "TERM");
+    signal(pid, Signal::TERM).expect("send SIGTERM");
     let readers = tokio::task::spawn_blocking(move || {
         streams
             .into_iter()

@@ -29,7 +29,8 @@ pub use otlp::{
 };
 pub use pigpio::{FakePigpio, PigpioMode};
 pub use process::{
-    ServiceProcess, free_port, require_binary, target_dir, workspace_binary, workspace_file,
+    ServiceProcess, Signal, free_port, require_binary, signal, target_dir, workspace_binary,
+    workspace_file,
 };
 pub use prometheus::{Prometheus, promtool_check_metrics, unix_now};
 pub use redis::RedisServer;

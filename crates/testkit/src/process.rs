@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use rustix::process::Signal;
+use rustix::process::{Pid, kill_process};
+
 /// A free loopback port (bound, then released; the caller binds it right away).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -158,7 +161,7 @@ impl ServiceProcess {
     /// SIGKILL: the process ends at once, losing whatever it held in memory.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            signal(child.id(), "KILL");
+            let _ = signal(child.id(), Signal::KILL);
             let _ = child.wait();
         }
     }
@@ -166,7 +169,7 @@ impl ServiceProcess {
     /// Sends SIGTERM and waits (at most `timeout`) for the exit; `None` if it did not exit.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let child = self.child.as_mut()?;
-        signal(child.id(), "TERM");
+        let _ = signal(child.id(), Signal::TERM);
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -192,7 +195,7 @@ pub(crate) fn stop_child(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    signal(child.id(), "TERM");
+    let _ = signal(child.id(), Signal::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -204,10 +207,58 @@ pub(crate) fn stop_child(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
-/// Sends a signal by name (`TERM`, `KILL`, `HUP`, `STOP`, `CONT`) with kill(1): no unsafe code.
-pub(crate) fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status();
+/// Sends `sig` (`Signal::TERM`, `KILL`, `HUP`, `STOP`, `CONT`, ...) to the process `pid` with kill(2),
+/// through rustix: no unsafe code, no kill(1) to spawn. Fails when no such process exists (ESRCH),
+/// it may not be signalled (EPERM), or `pid` is not a single process's id (0 or above `i32::MAX`
+/// would name a process group or every process).
+pub fn signal(pid: u32, sig: Signal) -> std::io::Result<()> {
+    let target = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{pid} is not a process id"),
+            )
+        })?;
+    Ok(kill_process(target, sig)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn signal_reaches_the_process() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("start sleep");
+        signal(child.id(), Signal::TERM).expect("SIGTERM is delivered");
+        let status = child.wait().expect("wait for sleep");
+        assert_eq!(status.signal(), Some(Signal::TERM.as_raw()), "{status:?}");
+    }
+
+    #[test]
+    fn signal_reports_what_it_could_not_do() {
+        // SIGCONT throughout: harmless to whatever process it would reach if this went wrong.
+        // An exited and reaped child: its pid names no process (until the pid space wraps).
+        let mut child = Command::new("true").spawn().expect("start true");
+        let pid = child.id();
+        child.wait().expect("wait for true");
+        assert!(
+            signal(pid, Signal::CONT).is_err(),
+            "no error for a reaped pid"
+        );
+        // 0 and values above i32::MAX would name a process group or every process to kill(2).
+        for pid in [0, u32::MAX, 1 << 31] {
+            let error = signal(pid, Signal::CONT).expect_err("not a process id");
+            assert_eq!(
+                error.kind(),
+                std::io::ErrorKind::InvalidInput,
+                "{pid}: {error}"
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! A real `redis-server` on a free loopback port, with a data directory that survives restarts
 //! so tests can kill Redis and bring it back on the same port without losing acknowledged writes.
 
-use crate::process::{require_binary, signal, stop_child};
+use crate::process::{Signal, require_binary, signal, stop_child};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -83,7 +83,7 @@ impl RedisServer {
     /// SIGKILL: the crash case. Writes acknowledged before it are in the AOF (see `start`).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            signal(child.id(), "KILL");
+            let _ = signal(child.id(), Signal::KILL);
             let _ = child.wait();
         }
     }

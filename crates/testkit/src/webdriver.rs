@@ -6,6 +6,7 @@
 
 use crate::{eventually, free_port, require_binary};
 use base64::Engine;
+use rustix::process::{Pid, Signal, kill_process_group};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -112,10 +113,10 @@ impl ChromeDriver {
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         self.close_session_blocking();
-        // The process group: chromedriver and any Chromium left behind.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status();
+        // The process group (chromedriver leads its own): chromedriver and any Chromium left behind.
+        if let Some(group) = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -174,12 +174,7 @@ async fn sighup_applies_a_new_config_and_keeps_the_old_one_when_the_new_one_is_i
         ServiceProcess::start(BIN.as_ref(), &[("PROBER_CONFIG", config.to_str().unwrap())]).await;
     let query = format!("{}/queryurl", prober.url());
     let hup = || {
-        let status = std::process::Command::new("kill")
-            .arg("-HUP")
-            .arg(prober.pid().expect("running").to_string())
-            .status()
-            .expect("kill -HUP");
-        assert!(status.success());
+        testkit::signal(prober.pid().expect("running"), testkit::Signal::HUP).expect("send SIGHUP");
     };
     eventually("the first URL probed", Duration::from_secs(5), || async {
         common::report(&common::get_json(&query).await, &first).map(|_| ())

@@ -1,5 +1,5 @@
-"""The SLO dashboard: error budgets and burn rates of the objectives deploy/slo/slo.py reads from
-deploy/slo/*.yml and turns into recording rules and alerts."""
+"""The SLO dashboard: error budgets and burn rates of the objectives in deploy/slo/*.yml (read by
+deploy/slo/objectives.py), which deploy/slo/slo.py turns into recording rules and alerts."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def slo_dashboard() -> dict:
     """Error budgets and burn rates of the objectives in deploy/slo, from the recording rules the SLO
-    generator writes (deploy/slo/slo.py): the objectives are read from there, never written here."""
+    generator writes (deploy/slo/slo.py): the objectives are read from there (deploy/slo/objectives.py),
+    never written here."""
     sys.path.insert(0, str(ROOT / "deploy/slo"))
-    import slo as slo_spec  # needs PyYAML, like the rest of deploy/check.sh
+    import objectives as slo_spec  # needs PyYAML, like the rest of deploy/check.sh
 
     services = slo_spec.load()
     period = next(iter(services.values()))[0].period

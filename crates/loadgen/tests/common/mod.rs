@@ -184,9 +184,7 @@ impl Loadgen {
 
     /// SIGTERM, then its final output (SIGKILL after 10 s).
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = testkit::signal(self.child.id(), testkit::Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {

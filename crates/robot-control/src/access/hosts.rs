@@ -131,11 +131,12 @@ fn normalize(host: &str) -> String {
     host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
 }
 
-/// The machine's hostname as the kernel knows it (`None` where that cannot be read).
+/// The machine's hostname as the kernel knows it (uname(2)'s nodename, through `gethostname`);
+/// `None` when it is empty or not UTF-8.
 pub fn machine_hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    gethostname::gethostname()
+        .into_string()
         .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
 }
@@ -185,6 +186,25 @@ mod tests {
             "pi4.lan.evil",
         ] {
             assert!(!hosts.allows(authority), "{authority}");
+        }
+    }
+
+    /// The name the kernel has (Linux also shows it in /proc, where this used to read it) is one
+    /// the service answers to.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_machines_own_name_is_allowed() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let hostname = machine_hostname();
+        assert_eq!(
+            hostname.as_deref(),
+            Some(kernel.trim()).filter(|h| !h.is_empty())
+        );
+        if let Some(name) = hostname {
+            assert!(
+                AllowedHosts::new(&[], Some(&name)).allows(&format!("{name}:6543")),
+                "{name}"
+            );
         }
     }
 

@@ -12,11 +12,10 @@ use std::time::Duration;
 /// at least one sample per request, until then).
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The request-duration buckets (docs/METRICS.md); 0.25 makes the "% under 250 ms" panel and the
-/// latency SLO (deploy/slo) exact. Also the exporter's default for the services' own histograms.
-pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+// `pub const HTTP_DURATION_BUCKETS: [f64; N]`, the request-duration buckets (docs/METRICS.md),
+// written by crates/telemetry/build.rs from crates/telemetry/http_duration_buckets.txt, the file
+// the SLO generator (deploy/slo) reads too.
+include!(concat!(env!("OUT_DIR"), "/http_duration_buckets.rs"));
 
 const SERVICE_INFO: &str = "service_info";
 
