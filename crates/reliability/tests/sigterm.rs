@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use testkit::{FakePigpio, OtlpHttpReceiver, RedisServer, ServiceProcess};
 
-/// 10 s drain (telemetry::DRAIN_TIMEOUT) + 5 s span flush, plus slack for a busy machine.
+/// 10 s drain (server::DRAIN_TIMEOUT) + 5 s span flush, plus slack for a busy machine.
 const EXIT_BOUND: Duration = Duration::from_secs(20);
 
 fn trace_id() -> String {

@@ -5,7 +5,7 @@
 //! URLs shares one series. Methods outside the standard set share `_OTHER` for the same reason.
 //! A sampled request also leaves an exemplar (its trace id) in its duration bucket.
 //!
-//! Kept cheap per request (docs/ARCHITECTURE.md, "How it stays cheap"): the route's label, span
+//! Kept cheap per request (README.md, "How it stays cheap"): the route's label, span
 //! names and metric handles are looked up once per route (`route_cache`); the span is started with
 //! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
 //! strings) is built after the sampler said it is recorded.

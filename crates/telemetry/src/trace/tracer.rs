@@ -128,11 +128,12 @@ fn sampler(config: SamplerConfig) -> Sampler {
     }
 }
 
-/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
-/// then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except `service.name`.
 /// Resource attribute naming the Prometheus job of this service (not a semantic convention).
 pub(crate) const PROMETHEUS_JOB: &str = "prometheus.job";
 
+/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
+/// [`PROMETHEUS_JOB`], then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except
+/// `service.name`.
 fn resource(config: &TelemetryConfig) -> Resource {
     let mut attributes = vec![
         KeyValue::new(semconv::SERVICE_VERSION, config.service_version.clone()),
