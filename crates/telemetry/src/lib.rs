@@ -35,7 +35,7 @@ pub use crate::http::{
     ops_router_with, render_exposition, render_metrics,
 };
 pub use crate::metrics::{
-    ExpositionFormat, HTTP_DURATION_BUCKETS, escape_label_value, metrics_handle, write_family,
+    ExpositionFormat, HTTP_DURATION_BUCKETS, escape_label_value, write_family,
 };
 pub use crate::trace::{
     ClientSpan, ClientSpanTemplate, InjectContext, REDACTED, SENSITIVE_QUERY_PARAMETERS,
@@ -46,39 +46,32 @@ pub use crate::trace::{
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;
 
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use crate::trace::installed::{self, AttributePolicy, Installed};
 use std::time::Duration;
 
-/// Keeps the tracer provider alive; dropping it flushes buffered spans (bounded in time) and
+/// How long dropping the guard waits for the last spans to be exported.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Stands for what [`init`] installed; dropping it exports the last spans (bounded in time) and
 /// shuts the exporter down. Hold it in `main` for the life of the process.
 #[must_use = "dropping the guard immediately shuts tracing down"]
 pub struct TelemetryGuard {
-    tracer_provider: Option<SdkTracerProvider>,
+    _private: (),
 }
 
 impl std::fmt::Debug for TelemetryGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tracing_enabled = installed::installed().is_some_and(|i| i.traces.is_some());
         f.debug_struct("TelemetryGuard")
-            .field("tracing_enabled", &self.tracer_provider.is_some())
+            .field("tracing_enabled", &tracing_enabled)
             .finish()
-    }
-}
-
-impl TelemetryGuard {
-    /// Exports every finished span now (bounded by the exporter's timeout).
-    pub fn flush(&self) {
-        if let Some(provider) = &self.tracer_provider {
-            let _ = provider.force_flush();
-        }
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Some(provider) = self.tracer_provider.take() {
-            // Bounded: a dead collector must not keep a stopping service alive.
-            let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
-        }
+        // Bounded: a dead collector must not keep a stopping service alive.
+        installed::shutdown(SHUTDOWN_TIMEOUT);
     }
 }
 
@@ -87,12 +80,18 @@ impl Drop for TelemetryGuard {
 /// Call once, early in `main` (inside or outside a tokio runtime: the exporter has its own thread).
 /// Calling it again in the same process returns [`TelemetryError::AlreadyInitialized`].
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    crate::trace::redact::install(crate::trace::redact::AttributePolicy {
-        value_length_limit: config.attribute_value_length_limit,
-        extra_sensitive: config.sensitive_query_parameters.clone(),
-    });
-    crate::metrics::recorder::install(&config)?;
-    let tracer_provider = crate::trace::tracer::install(&config)?;
-    crate::trace::logs::install(&config, tracer_provider.as_ref())?;
-    Ok(TelemetryGuard { tracer_provider })
+    // The recorder first: it is what a second `init` fails on, before anything else is started.
+    let metrics = crate::metrics::recorder::install(&config)?;
+    let traces = crate::trace::tracer::install(&config)?;
+    let provider = traces.as_ref().map(|traces| traces.provider.clone());
+    installed::install(Installed {
+        attributes: AttributePolicy {
+            value_length_limit: config.attribute_value_length_limit,
+            extra_sensitive: config.sensitive_query_parameters.clone(),
+        },
+        metrics,
+        traces,
+    })?;
+    crate::trace::logs::install(&config, provider.as_ref())?;
+    Ok(TelemetryGuard { _private: () })
 }

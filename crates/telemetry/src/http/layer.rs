@@ -14,7 +14,7 @@ use crate::http::route_cache::{self, METHODS, NOT_MEASURED, Route, method_index,
 use crate::http::server_span::ServerSpan;
 use crate::http::span_attributes;
 use crate::metrics::http_metrics::{self, ActiveRequest};
-use crate::trace::sampling::server_tracer;
+use crate::trace::installed::server_tracer;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
