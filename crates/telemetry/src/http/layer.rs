@@ -48,6 +48,8 @@ pub struct HttpLayer {
 }
 
 impl HttpLayer {
+    /// The layer; everything it needs is what [`crate::init`] installed (before `init` it
+    /// passes requests through, measuring and tracing nothing).
     pub fn new() -> Self {
         Self::default()
     }
@@ -60,6 +62,8 @@ impl<S> Layer<S> for HttpLayer {
     }
 }
 
+/// The service [`HttpLayer`] wraps around a router (or any service of `http` requests): one
+/// server span and one set of RED metrics per request, its response future a [`ResponseFuture`].
 #[derive(Debug, Clone)]
 pub struct HttpService<S> {
     inner: S,
@@ -284,7 +288,9 @@ impl RequestState {
 }
 
 pin_project! {
-    /// Completes the span and records the metrics when the handler's response is ready.
+    /// The future of [`HttpService`]: completes the span and records the metrics when the
+    /// handler's response is ready (a request whose future is dropped first is no longer
+    /// counted as active, and records no duration).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

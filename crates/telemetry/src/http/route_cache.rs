@@ -21,7 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The `http_route` label of requests no route matched (404s on random paths).
-pub const UNMATCHED_ROUTE: &str = "unmatched";
+pub(crate) const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
 pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];

@@ -58,6 +58,8 @@ pub struct ClientSpanTemplate {
 }
 
 impl ClientSpanTemplate {
+    /// Spans named `name` that all carry `attributes` (keep it in a `static` or in the client:
+    /// made once, used for every call).
     pub fn new(name: &'static str, attributes: Vec<KeyValue>) -> Self {
         Self {
             name,

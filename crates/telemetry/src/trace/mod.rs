@@ -32,6 +32,6 @@ pub(crate) mod tracer;
 
 pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
 pub use installed::flush_spans;
-pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
-pub use redact::{REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query, redact_url};
+pub use propagation::InjectContext;
+pub use redact::redact_url;
 pub use span_errors::record_error;

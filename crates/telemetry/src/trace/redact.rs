@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 /// Query keys whose values are redacted by default: the semantic conventions' list (1.42:
 /// `X-Amz-*`, `sig`, `X-Goog-Signature`) and the older one (`AWSAccessKeyId`, `Signature`).
-pub const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
+pub(crate) const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
     "AWSAccessKeyId",
     "Signature",
     "sig",
@@ -26,7 +26,7 @@ pub const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
 ];
 
 /// What replaces a redacted value.
-pub const REDACTED: &str = "REDACTED";
+pub(crate) const REDACTED: &str = "REDACTED";
 
 impl AttributePolicy {
     fn is_sensitive(&self, raw_key: &str) -> bool {
@@ -45,7 +45,7 @@ impl AttributePolicy {
 
 /// The query string with the values of sensitive keys replaced by `REDACTED` (borrowed when
 /// nothing needs redacting).
-pub fn redact_query(query: &str) -> Cow<'_, str> {
+pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     let policy = policy();
     let sensitive = |pair: &str| {
         pair.split_once('=')
