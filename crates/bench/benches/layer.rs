@@ -188,7 +188,7 @@ fn main() {
     }
     criterion.final_summary();
 
-    guard.flush();
+    rt.block_on(telemetry::flush_spans());
     let text = telemetry::render_metrics().unwrap_or_default();
     let value = |name: &str| testkit::metric_value(&text, name).unwrap_or(0.0);
     let spans = serde_json::json!({

@@ -84,8 +84,8 @@ fn main() {
             black_box(response);
         }
     });
-    if let Some(guard) = guard {
-        guard.flush();
+    if let Some(_guard) = guard {
+        rt.block_on(telemetry::flush_spans());
         let text = telemetry::render_metrics().unwrap_or_default();
         for line in text.lines().filter(|l| l.starts_with("otel_spans")) {
             eprintln!("{line}");

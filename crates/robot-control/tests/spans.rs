@@ -44,7 +44,7 @@ async fn eye_changes_are_child_spans_of_the_request() {
         vars.get(k).map(|v| (*v).to_owned())
     })
     .unwrap();
-    let guard = telemetry::init(config).unwrap();
+    let _guard = telemetry::init(config).unwrap();
 
     let (app, _, _) = sim_app(Duration::from_secs(30));
     assert_eq!(get(&app, "/linuson").await.0, StatusCode::OK);
@@ -55,7 +55,7 @@ async fn eye_changes_are_child_spans_of_the_request() {
         StatusCode::OK
     );
     assert_eq!(get(&app, "/forward").await.0, StatusCode::OK);
-    guard.flush();
+    telemetry::flush_spans().await;
 
     let names = [
         "GET /linuson",
@@ -138,7 +138,7 @@ async fn eye_changes_are_child_spans_of_the_request() {
             .0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    guard.flush();
+    telemetry::flush_spans().await;
     let failed = |spans: &[ExportedSpan]| -> Vec<ExportedSpan> {
         spans
             .iter()

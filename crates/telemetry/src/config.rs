@@ -11,16 +11,24 @@ use std::time::Duration;
 /// Why telemetry could not be set up. Each message names the setting at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    /// A variable has a value it cannot have.
     #[error("invalid {name}={value:?}: {reason}")]
     InvalidSetting {
+        /// The variable (`OTEL_TRACES_SAMPLER`, `RUST_LOG`, ...).
         name: &'static str,
+        /// Its value, as given.
         value: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// [`crate::init`] was called before in this process (or another `metrics` recorder or
+    /// `tracing` subscriber was installed first).
     #[error("telemetry is already initialized in this process")]
     AlreadyInitialized,
+    /// The span exporter could not be started.
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(String),
+    /// The Prometheus recorder could not be set up (e.g. invalid histogram buckets).
     #[error("cannot install the Prometheus recorder: {0}")]
     Metrics(String),
 }
@@ -47,8 +55,10 @@ pub enum LogFormat {
 /// Where log lines are written: stdout, or memory (tests read what a request logged).
 #[derive(Clone, Default)]
 pub enum LogWriter {
+    /// The process's standard output.
     #[default]
     Stdout,
+    /// A buffer in memory ([`LogWriter::memory`]).
     Memory(Arc<Mutex<Vec<u8>>>),
 }
 
@@ -72,24 +82,32 @@ impl LogWriter {
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpProtocol {
+    /// `grpc`: the OTLP/gRPC exporter of this crate (spans encoded once, where they end).
     Grpc,
+    /// `http/protobuf`: opentelemetry-otlp's exporter.
     HttpProtobuf,
 }
 
 /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SamplerConfig {
+    /// `always_on`: every trace.
     AlwaysOn,
+    /// `always_off`: none.
     AlwaysOff,
+    /// `traceidratio`: this fraction of the traces, decided on the trace id.
     TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default): the caller's decision, else every trace.
     ParentBasedAlwaysOn,
+    /// `parentbased_always_off`: the caller's decision, else none.
     ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio`: the caller's decision, else this fraction.
     ParentBasedTraceIdRatio(f64),
 }
 
 /// The default of `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` here (the spec's default is "no limit",
 /// which would let one request's URL fill the span queue's memory).
-pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
+pub(crate) const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 
 /// Everything [`crate::init`] needs. Build it with [`TelemetryConfig::from_env`], then adjust fields.
 #[derive(Debug, Clone)]
@@ -115,11 +133,12 @@ pub struct TelemetryConfig {
     /// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`: `key=value,...` sent with every export (values
     /// percent-decoded), e.g. a collector's API key.
     pub headers: Vec<(String, String)>,
+    /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, default `parentbased_always_on`.
     pub sampler: SamplerConfig,
     /// `OTEL_RESOURCE_ATTRIBUTES` as key/value pairs.
     pub resource_attributes: Vec<(String, String)>,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default [`DEFAULT_MAX_QUEUE_SIZE`]): spans beyond it are dropped
-    /// and counted.
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 8192, not the specification's 2048: docs/ARCHITECTURE.md,
+    /// "The span queue holds 8192 spans"): spans beyond it are dropped and counted.
     pub max_queue_size: usize,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512).
     pub max_export_batch_size: usize,
@@ -131,7 +150,9 @@ pub struct TelemetryConfig {
     /// 4096): span attribute strings longer than this many characters are cut.
     pub attribute_value_length_limit: usize,
     /// `OTEL_INSTRUMENTATION_HTTP_SENSITIVE_QUERY_PARAMETERS` (comma-separated): query keys whose
-    /// values spans show as `REDACTED`, in addition to [`crate::SENSITIVE_QUERY_PARAMETERS`].
+    /// values spans show as `REDACTED`, in addition to the semantic conventions' list
+    /// (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Amz-Signature`,
+    /// `X-Amz-Credential`, `X-Amz-Security-Token`).
     pub sensitive_query_parameters: Vec<String>,
 }
 

@@ -26,7 +26,7 @@ async fn server_spans_join_the_callers_trace_with_semconv_attributes() {
         ("LOG_FORMAT", "json"),
     ]);
     config.log_writer = writer;
-    let guard = telemetry::init(config).expect("init");
+    let _guard = telemetry::init(config).expect("init");
     let base = format!("http://{}", spawn_router(common::app()).await);
     let client = reqwest::Client::new();
 
@@ -73,7 +73,7 @@ async fn server_spans_join_the_callers_trace_with_semconv_attributes() {
         common::status(client.get(format!("{base}/lookup"))).await,
         200
     );
-    guard.flush();
+    telemetry::flush_spans().await;
 
     let spans = receiver
         .spans_until(Duration::from_secs(10), |spans| {

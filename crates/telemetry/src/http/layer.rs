@@ -5,7 +5,7 @@
 //! URLs shares one series. Methods outside the standard set share `_OTHER` for the same reason.
 //! A sampled request also leaves an exemplar (its trace id) in its duration bucket.
 //!
-//! Kept cheap per request (docs/ARCHITECTURE.md, "How it stays cheap"): the route's label, span
+//! Kept cheap per request (README.md, "How it stays cheap"): the route's label, span
 //! names and metric handles are looked up once per route (`route_cache`); the span is started with
 //! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
 //! strings) is built after the sampler said it is recorded.
@@ -14,7 +14,7 @@ use crate::http::route_cache::{self, METHODS, NOT_MEASURED, Route, method_index,
 use crate::http::server_span::ServerSpan;
 use crate::http::span_attributes;
 use crate::metrics::http_metrics::{self, ActiveRequest};
-use crate::trace::sampling::server_tracer;
+use crate::trace::installed::server_tracer;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Request, Response};
@@ -48,6 +48,8 @@ pub struct HttpLayer {
 }
 
 impl HttpLayer {
+    /// The layer; everything it needs is what [`crate::init`] installed (before `init` it
+    /// passes requests through, measuring and tracing nothing).
     pub fn new() -> Self {
         Self::default()
     }
@@ -60,6 +62,8 @@ impl<S> Layer<S> for HttpLayer {
     }
 }
 
+/// The service [`HttpLayer`] wraps around a router (or any service of `http` requests): one
+/// server span and one set of RED metrics per request, its response future a [`ResponseFuture`].
 #[derive(Debug, Clone)]
 pub struct HttpService<S> {
     inner: S,
@@ -284,7 +288,9 @@ impl RequestState {
 }
 
 pin_project! {
-    /// Completes the span and records the metrics when the handler's response is ready.
+    /// The future of [`HttpService`]: completes the span and records the metrics when the
+    /// handler's response is ready (a request whose future is dropped first is no longer
+    /// counted as active, and records no duration).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

@@ -1,12 +1,13 @@
 //! HTTP serving: the tower layer that gives every request one server span and one set of RED
 //! metrics, and the ops routes.
 //!
-//! - `layer`: [`HttpLayer`], its service and its response future.
+//! - `layer`: [`HttpLayer`], its service ([`HttpService`]) and its response future
+//!   ([`ResponseFuture`]).
 //! - `route_cache`: what is kept per route template (labels, span names, metric series).
 //! - `server_span`: the server span, started with the sampling decision taken first;
 //!   `span_attributes`: its semantic-convention attributes, built only when it is recorded.
 //! - `ops`: [`ops_router`], [`ops_router_with`]: `/metrics`, `/healthz`, `/readyz`;
-//!   `scrape`: the `/metrics` body ([`render_exposition`], [`render_metrics`]).
+//!   `scrape`: the `/metrics` body in each format, and [`render_metrics`].
 //!
 //! The top room: it uses `trace` and `metrics`, and nothing below uses it.
 
@@ -17,7 +18,6 @@ pub(crate) mod scrape;
 pub(crate) mod server_span;
 pub(crate) mod span_attributes;
 
-pub use layer::{HttpLayer, HttpService};
+pub use layer::{HttpLayer, HttpService, ResponseFuture};
 pub use ops::{Exposition, Readiness, always_ready, ops_router, ops_router_with};
-pub use route_cache::UNMATCHED_ROUTE;
-pub use scrape::{render_exposition, render_metrics};
+pub use scrape::render_metrics;

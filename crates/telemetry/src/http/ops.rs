@@ -16,6 +16,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A readiness check: `Ok` when the service can do useful work (e.g. Redis answers a PING).
 pub trait Readiness: Clone + Send + Sync + 'static {
+    /// `Ok` when ready, else why not (the `error` of `/readyz`'s 503 body); given 2 s.
     fn check(&self) -> impl Future<Output = Result<(), String>> + Send;
 }
 
@@ -39,6 +40,7 @@ pub async fn always_ready() -> Result<(), String> {
 /// registry owns. Appends Prometheus text: `# HELP`, `# TYPE`, then samples, counters named
 /// `*_total`; `/metrics` converts it to OpenMetrics with the rest when the scraper asks for that.
 pub trait Exposition: Clone + Send + Sync + 'static {
+    /// Appends the families, as Prometheus text, to `out`.
     fn render(&self, out: &mut String);
 }
 

@@ -12,7 +12,7 @@
 
 use crate::metrics::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
 use crate::metrics::http_metrics::{self, ActiveRequests, DurationHistogram, DurationLabels};
-use crate::metrics::recorder::metrics_handle;
+use crate::trace::installed;
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
@@ -21,7 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The `http_route` label of requests no route matched (404s on random paths).
-pub const UNMATCHED_ROUTE: &str = "unmatched";
+pub(crate) const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
 pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
@@ -106,8 +106,8 @@ impl Route {
         if let Some(gauge) = self.active[method].get() {
             return gauge;
         }
-        // Before `init` nothing is exposed, and requests then were never counted: keep it so.
-        if metrics_handle().is_none() {
+        // Before `init` nothing is counted (`trace::installed`): keep it so.
+        if installed::metrics().is_none() {
             return &NOT_RECORDED;
         }
         self.active[method].get_or_init(|| {
@@ -255,9 +255,9 @@ pub(crate) fn duration(
     if let Some(series) = cached {
         return series;
     }
-    // Before `init` nothing is exposed, and requests then were never counted: keep it so (and
-    // out of the thread's cache, so that the first request after `init` registers the series).
-    if metrics_handle().is_none() {
+    // Before `init` nothing is counted (`trace::installed`): keep it so (and out of the thread's
+    // cache, so that the first request after `init` registers the series).
+    if installed::metrics().is_none() {
         static NOT_RECORDED: LazyLock<DurationSeries> = LazyLock::new(DurationSeries::new);
         return &NOT_RECORDED;
     }

@@ -5,11 +5,14 @@
 use crate::http::route_cache;
 use crate::metrics::exposition::{ExpositionFormat, to_openmetrics};
 use crate::metrics::protobuf;
-use crate::metrics::recorder::{HANDLE, PROCESS};
+use crate::trace::installed;
 
 /// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
 /// families `extra` appends (Prometheus text); `None` before [`crate::init`].
-pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
+pub(crate) fn render_exposition(
+    format: ExpositionFormat,
+    extra: &dyn Fn(&mut String),
+) -> Option<Vec<u8>> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
     let exemplars = (format != ExpositionFormat::Prometheus).then(route_cache::exemplars);
     // The duration series before the text too: a series the text has is then among them.
@@ -36,11 +39,9 @@ pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) 
 /// HTTP layer's two families, which the layer keeps itself (`http_metrics`); `None` before
 /// [`crate::init`].
 pub fn render_metrics() -> Option<String> {
-    let handle = HANDLE.get()?;
-    if let Some(process) = PROCESS.get() {
-        process.collect();
-    }
-    let mut text = handle.render();
+    let metrics = installed::metrics()?;
+    metrics.process.collect();
+    let mut text = metrics.handle.render();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }

@@ -9,7 +9,8 @@
 //! them over (`trace::sampling`); the SDK then asks the same sampler again and gets the same
 //! answer.
 
-use crate::trace::direct_span::{DirectSpan, direct_spans};
+use crate::trace::direct_span::DirectSpan;
+use crate::trace::installed::direct_spans;
 use crate::trace::sampling::{NEXT_IDS, ServerTracer};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, Tracer};

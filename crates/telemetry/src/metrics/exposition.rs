@@ -27,7 +27,7 @@ const PROTOBUF_CONTENT_TYPE: &str =
 
 /// An exposition format of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpositionFormat {
+pub(crate) enum ExpositionFormat {
     /// `text/plain; version=0.0.4`: no exemplars.
     Prometheus,
     /// `application/openmetrics-text; version=1.0.0`: with exemplars.
@@ -41,7 +41,7 @@ impl ExpositionFormat {
     /// The format an `Accept` header prefers (q-values honoured): the protobuf format or
     /// OpenMetrics when it is named with the highest q-value, at least that of Prometheus text
     /// (`text/plain`, `text/*`, `*/*`); on a tie, protobuf before OpenMetrics (it carries more).
-    pub fn from_accept(accept: Option<&str>) -> Self {
+    pub(crate) fn from_accept(accept: Option<&str>) -> Self {
         let Some(accept) = accept else {
             return Self::Prometheus;
         };
@@ -90,7 +90,7 @@ impl ExpositionFormat {
         }
     }
 
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",

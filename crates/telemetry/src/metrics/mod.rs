@@ -2,10 +2,10 @@
 //! format the scraper asks for.
 //!
 //! - `recorder`: installs the Prometheus recorder (descriptions, `service_info`, process metrics,
-//!   the [`HTTP_DURATION_BUCKETS`]), [`metrics_handle`].
+//!   the [`HTTP_DURATION_BUCKETS`]).
 //! - `http_metrics`: the layer's two families, sharded per thread and rendered by this crate;
 //!   `exemplars`: the duration buckets' exemplars.
-//! - `exposition`: [`ExpositionFormat`], the Prometheus text converted to OpenMetrics (with
+//! - `exposition`: the format the scraper asked for, the Prometheus text converted to OpenMetrics (with
 //!   exemplars); `protobuf`: the same as the Prometheus protobuf format, with native histograms.
 //! - `text`: [`write_family`] and [`escape_label_value`], for families written as text.
 //!
@@ -20,6 +20,5 @@ pub(crate) mod protobuf;
 pub(crate) mod recorder;
 pub(crate) mod text;
 
-pub use exposition::ExpositionFormat;
-pub use recorder::{HTTP_DURATION_BUCKETS, metrics_handle};
+pub use recorder::HTTP_DURATION_BUCKETS;
 pub use text::{escape_label_value, write_family};

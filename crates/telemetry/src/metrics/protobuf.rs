@@ -25,7 +25,7 @@ use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
 use prost::Message;
 
 #[derive(Clone, PartialEq, Message)]
-pub struct LabelPair {
+pub(crate) struct LabelPair {
     #[prost(string, tag = "1")]
     pub name: String,
     #[prost(string, tag = "2")]
@@ -43,25 +43,25 @@ pub enum MetricType {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Gauge {
+pub(crate) struct Gauge {
     #[prost(double, tag = "1")]
     pub value: f64,
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Counter {
+pub(crate) struct Counter {
     #[prost(double, tag = "1")]
     pub value: f64,
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Untyped {
+pub(crate) struct Untyped {
     #[prost(double, tag = "1")]
     pub value: f64,
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Quantile {
+pub(crate) struct Quantile {
     #[prost(double, tag = "1")]
     pub quantile: f64,
     #[prost(double, tag = "2")]
@@ -69,7 +69,7 @@ pub struct Quantile {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Summary {
+pub(crate) struct Summary {
     #[prost(uint64, tag = "1")]
     pub sample_count: u64,
     #[prost(double, tag = "2")]
@@ -80,7 +80,7 @@ pub struct Summary {
 
 /// google.protobuf.Timestamp.
 #[derive(Clone, PartialEq, Message)]
-pub struct Timestamp {
+pub(crate) struct Timestamp {
     #[prost(int64, tag = "1")]
     pub seconds: i64,
     #[prost(int32, tag = "2")]
@@ -88,7 +88,7 @@ pub struct Timestamp {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Exemplar {
+pub(crate) struct Exemplar {
     #[prost(message, repeated, tag = "1")]
     pub label: Vec<LabelPair>,
     #[prost(double, tag = "2")]
@@ -98,7 +98,7 @@ pub struct Exemplar {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     #[prost(uint64, tag = "1")]
     pub cumulative_count: u64,
     #[prost(double, tag = "2")]
@@ -108,7 +108,7 @@ pub struct Bucket {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct BucketSpan {
+pub(crate) struct BucketSpan {
     #[prost(sint32, tag = "1")]
     pub offset: i32,
     #[prost(uint32, tag = "2")]
@@ -116,7 +116,7 @@ pub struct BucketSpan {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     #[prost(uint64, tag = "1")]
     pub sample_count: u64,
     #[prost(double, tag = "2")]
@@ -137,7 +137,7 @@ pub struct Histogram {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Metric {
+pub(crate) struct Metric {
     #[prost(message, repeated, tag = "1")]
     pub label: Vec<LabelPair>,
     #[prost(message, optional, tag = "2")]
@@ -155,7 +155,7 @@ pub struct Metric {
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct MetricFamily {
+pub(crate) struct MetricFamily {
     #[prost(string, tag = "1")]
     pub name: String,
     #[prost(string, tag = "2")]

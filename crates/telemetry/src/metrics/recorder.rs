@@ -1,10 +1,11 @@
 //! The Prometheus recorder, the metric descriptions (HELP text for `promtool check metrics`),
-//! `service_info`, and process metrics (refreshed at every scrape: `http::scrape`).
+//! `service_info`, and process metrics (refreshed at every scrape: `http::scrape`). Builds the
+//! metrics side of what `init` installs (`trace::installed::Metrics`).
 
 use crate::config::{TelemetryConfig, TelemetryError};
+use crate::trace::installed::Metrics;
 use crate::trace::processor::{SPANS_DROPPED, SPANS_EXPORT_FAILED, SPANS_EXPORTED};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use std::time::Duration;
 
 /// How often the histograms' raw samples are folded into their buckets. The work per sample is the
@@ -19,10 +20,9 @@ include!(concat!(env!("OUT_DIR"), "/http_duration_buckets.rs"));
 
 const SERVICE_INFO: &str = "service_info";
 
-pub(crate) static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-pub(crate) static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
-
-pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
+/// Installs the global recorder (the first thing `init` installs: a second `init` fails here),
+/// describes the metrics, starts the upkeep thread; returns the metrics side for `installed`.
+pub(crate) fn install(config: &TelemetryConfig) -> Result<Metrics, TelemetryError> {
     let mut builder = PrometheusBuilder::new()
         .set_buckets(&HTTP_DURATION_BUCKETS)
         .map_err(|e| TelemetryError::Metrics(e.to_string()))?;
@@ -34,7 +34,6 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInitialized)?;
-    let _ = HANDLE.set(handle.clone());
 
     metrics::describe_gauge!(
         SERVICE_INFO,
@@ -54,23 +53,23 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     let collector = metrics_process::Collector::default();
     collector.describe();
     collector.collect();
-    let _ = PROCESS.set(collector);
 
     // Histograms keep every raw sample until upkeep folds them into buckets; do it even if nobody
     // scrapes, and often: at 100 k requests/s, 5 s of samples were an 8 MB saw-tooth in RSS.
     std::thread::Builder::new()
         .name("metrics-upkeep".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(UPKEEP_INTERVAL);
-                handle.run_upkeep();
+        .spawn({
+            let handle = handle.clone();
+            move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    handle.run_upkeep();
+                }
             }
         })
         .map_err(|e| TelemetryError::Metrics(format!("cannot start the upkeep thread: {e}")))?;
-    Ok(())
-}
-
-/// The installed recorder's handle, once [`crate::init`] has run.
-pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
-    HANDLE.get()
+    Ok(Metrics {
+        handle,
+        process: collector,
+    })
 }

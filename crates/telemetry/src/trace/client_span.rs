@@ -4,7 +4,8 @@
 //! every client reports them alike. Such a `tracing` span declares the fields
 //! (`{ semconv::attribute::NETWORK_PEER_ADDRESS } = Empty`, ...).
 
-use crate::trace::direct_span::{DirectSpan, direct_spans};
+use crate::trace::direct_span::DirectSpan;
+use crate::trace::installed::{direct_spans, server_tracer};
 use crate::trace::otlp::encode::encode_attributes;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
@@ -57,6 +58,8 @@ pub struct ClientSpanTemplate {
 }
 
 impl ClientSpanTemplate {
+    /// Spans named `name` that all carry `attributes` (keep it in a `static` or in the client:
+    /// made once, used for every call).
     pub fn new(name: &'static str, attributes: Vec<KeyValue>) -> Self {
         Self {
             name,
@@ -103,7 +106,7 @@ impl<'a> ClientSpan<'a> {
         attributes: impl FnOnce(&mut Vec<KeyValue>),
         sdk_attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Self {
-        let Some(server) = crate::trace::sampling::server_tracer() else {
+        let Some(server) = server_tracer() else {
             return Self(Recorded::No);
         };
         let parent = Context::current();

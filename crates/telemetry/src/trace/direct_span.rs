@@ -20,29 +20,18 @@ use opentelemetry::trace::{
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, SpanEvents, SpanLimits, SpanLinks};
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Where direct spans go: the OTLP/gRPC exporter's queue, under the scope the SDK's spans of this
 /// crate have, with the limits the SDK applies to its own.
+/// Installed by `init` with OTLP/gRPC (`installed::direct_spans`).
 #[derive(Debug)]
 pub(crate) struct DirectSpans {
-    pub queue: Arc<SpanQueue<EncodedSpan>>,
-    pub scope: InstrumentationScope,
-    pub limits: SpanLimits,
-    pub value_length_limit: usize,
-}
-
-static DIRECT: OnceLock<DirectSpans> = OnceLock::new();
-
-/// Makes sampled server and client spans direct spans queued on `direct.queue`.
-pub(crate) fn install(direct: DirectSpans) {
-    let _ = DIRECT.set(direct);
-}
-
-/// Where direct spans go, when they are on (OTLP/gRPC).
-pub(crate) fn direct_spans() -> Option<&'static DirectSpans> {
-    DIRECT.get()
+    pub(crate) queue: Arc<SpanQueue<EncodedSpan>>,
+    pub(crate) scope: InstrumentationScope,
+    pub(crate) limits: SpanLimits,
+    pub(crate) value_length_limit: usize,
 }
 
 /// A sampled span made without the SDK: encoded and queued when it ends (or is dropped).

@@ -22,9 +22,19 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub enum LogSink {
+/// Where one log line is written: what [`LogWriter`] stands for, opened per line.
+enum LogSink {
     Stdout(io::Stdout),
     Memory(Arc<Mutex<Vec<u8>>>),
+}
+
+impl LogSink {
+    fn open(writer: &LogWriter) -> Self {
+        match writer {
+            LogWriter::Stdout => LogSink::Stdout(io::stdout()),
+            LogWriter::Memory(mem) => LogSink::Memory(mem.clone()),
+        }
+    }
 }
 
 impl Write for LogSink {
@@ -47,14 +57,11 @@ impl Write for LogSink {
     }
 }
 
-impl<'a> MakeWriter<'a> for LogWriter {
-    type Writer = LogSink;
-    fn make_writer(&'a self) -> LogSink {
-        match self {
-            LogWriter::Stdout => LogSink::Stdout(io::stdout()),
-            LogWriter::Memory(mem) => LogSink::Memory(mem.clone()),
-        }
-    }
+/// The fmt layer's writer: a [`LogSink`] per line (a closure, so that neither [`LogWriter`] nor
+/// `LogSink` has to be a public `MakeWriter`).
+fn make_writer(writer: &LogWriter) -> impl for<'a> MakeWriter<'a> + Send + Sync + 'static {
+    let writer = writer.clone();
+    move || LogSink::open(&writer)
 }
 
 /// Crates whose spans must never reach the exporter (they are the exporter).
@@ -82,7 +89,7 @@ pub(crate) fn install(
         // request, and with tracing off no layer wants the request span at all.
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .event_format(JsonWithTraceIds)
-            .with_writer(config.log_writer.clone())
+            .with_writer(make_writer(&config.log_writer))
             .with_filter(log_filter.and(filter_fn(|meta| meta.is_event())))
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
@@ -90,7 +97,7 @@ pub(crate) fn install(
                 matches!(config.log_writer, LogWriter::Stdout)
                     && io::IsTerminal::is_terminal(&io::stdout()),
             )
-            .with_writer(config.log_writer.clone())
+            .with_writer(make_writer(&config.log_writer))
             .with_filter(log_filter)
             .boxed(),
     };

@@ -1,12 +1,15 @@
 //! Traces: the tracer provider and everything between a span and the collector.
 //!
-//! - `tracer`: the provider (sampler, resource, W3C propagators), [`flush_spans`];
+//! - `installed`: everything `init` installs, in one place, and what happens before it;
+//!   [`flush_spans`], the one flush.
+//! - `tracer`: builds the provider (sampler, resource, W3C propagators);
 //!   `sampling`: the server spans' sampler and the ids it decided on, handed to the SDK.
 //! - `processor`: our bounded batch processor (drops counted); `otlp`: the OTLP/gRPC exporter,
 //!   writing each span's protobuf once (`otlp::encode`, `otlp::grpc`).
 //! - `direct_span`: with gRPC, per-request spans made without the SDK and encoded as they end;
 //!   `client_span`: [`ClientSpan`] and the attributes HTTP client spans record from a response.
-//! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
+//! - `redact`: sensitive query values redacted; `attribute_limit`: attribute values cut to the
+//!   length limit.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //! - `span_errors`: [`record_error`], a failure on a `tracing` span as the conventions record it.
 //! - `logs`: the `tracing` subscriber: JSON or pretty log lines carrying the current trace and
@@ -14,8 +17,10 @@
 //!
 //! Above `config`, below `metrics` and `http`: nothing here knows about HTTP serving or metrics.
 
+pub(crate) mod attribute_limit;
 pub(crate) mod client_span;
 pub(crate) mod direct_span;
+pub(crate) mod installed;
 pub(crate) mod logs;
 pub(crate) mod otlp;
 pub(crate) mod processor;
@@ -26,7 +31,7 @@ pub(crate) mod span_errors;
 pub(crate) mod tracer;
 
 pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
-pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
-pub use redact::{REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query, redact_url};
+pub use installed::flush_spans;
+pub use propagation::InjectContext;
+pub use redact::redact_url;
 pub use span_errors::record_error;
-pub use tracer::flush_spans;

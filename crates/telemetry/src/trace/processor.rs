@@ -72,14 +72,17 @@ pub(crate) struct BatchSettings {
     pub max_queue_size: usize,
     pub max_export_batch_size: usize,
     pub schedule_delay: Duration,
+    /// The attribute value length limit applied to every span as it is queued.
+    pub value_length_limit: usize,
 }
 
 /// An exporter fed by the processor's queue.
 pub(crate) trait QueuedExporter {
     /// What a finished span becomes in the queue.
     type Item: Send + 'static;
-    /// Runs in `on_end`, on the thread that ended the span.
-    fn prepare(span: SpanData) -> Self::Item;
+    /// Runs in `on_end`, on the thread that ended the span, with the attribute value length
+    /// limit to apply.
+    fn prepare(span: SpanData, value_length_limit: usize) -> Self::Item;
     fn export(&self, batch: Vec<Self::Item>) -> impl Future<Output = OTelSdkResult>;
     fn shutdown(&self) -> OTelSdkResult;
     fn set_resource(&mut self, resource: &Resource);
@@ -92,9 +95,9 @@ pub(crate) struct SdkExporter<E>(pub E);
 impl<E: SpanExporter> QueuedExporter for SdkExporter<E> {
     type Item = SpanData;
 
-    fn prepare(mut span: SpanData) -> SpanData {
+    fn prepare(mut span: SpanData, value_length_limit: usize) -> SpanData {
         // The SDK has no attribute value length limit: apply it before the span is queued.
-        crate::trace::redact::limit_span(&mut span);
+        crate::trace::attribute_limit::limit_span_to(&mut span, value_length_limit);
         span
     }
 
@@ -113,7 +116,8 @@ impl<E: SpanExporter> QueuedExporter for SdkExporter<E> {
 
 pub(crate) struct BoundedBatchProcessor<T> {
     queue: Arc<SpanQueue<T>>,
-    prepare: fn(SpanData) -> T,
+    prepare: fn(SpanData, usize) -> T,
+    value_length_limit: usize,
     control: Mutex<Sender<Control>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     shut_down: AtomicBool,
@@ -247,6 +251,7 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
                 wake_at,
             }),
             prepare: E::prepare,
+            value_length_limit: settings.value_length_limit,
             control: Mutex::new(control),
             worker: Mutex::new(Some(worker)),
             shut_down: AtomicBool::new(false),
@@ -278,7 +283,8 @@ impl<T: Send + 'static> SpanProcessor for BoundedBatchProcessor<T> {
         if !span.span_context.is_sampled() {
             return;
         }
-        self.queue.push((self.prepare)(span));
+        self.queue
+            .push((self.prepare)(span, self.value_length_limit));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

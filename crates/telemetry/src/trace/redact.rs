@@ -9,15 +9,13 @@
 //!   `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` characters are truncated (the SDK has no such limit, so
 //!   the span processor applies it to every span, and the HTTP layer never copies more).
 
-use crate::config::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT;
-use opentelemetry::{Array, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::SpanData;
+use crate::trace::attribute_limit::truncate;
+use crate::trace::installed::{AttributePolicy, attribute_policy as policy};
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 /// Query keys whose values are redacted by default: the semantic conventions' list (1.42:
 /// `X-Amz-*`, `sig`, `X-Goog-Signature`) and the older one (`AWSAccessKeyId`, `Signature`).
-pub const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
+pub(crate) const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
     "AWSAccessKeyId",
     "Signature",
     "sig",
@@ -28,37 +26,7 @@ pub const SENSITIVE_QUERY_PARAMETERS: [&str; 7] = [
 ];
 
 /// What replaces a redacted value.
-pub const REDACTED: &str = "REDACTED";
-
-/// The process-wide attribute rules, set once by `init`.
-#[derive(Debug, Clone)]
-pub(crate) struct AttributePolicy {
-    pub value_length_limit: usize,
-    /// Configured names, in addition to [`SENSITIVE_QUERY_PARAMETERS`].
-    pub extra_sensitive: Vec<String>,
-}
-
-impl Default for AttributePolicy {
-    fn default() -> Self {
-        Self {
-            value_length_limit: DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-            extra_sensitive: Vec::new(),
-        }
-    }
-}
-
-static POLICY: OnceLock<AttributePolicy> = OnceLock::new();
-
-pub(crate) fn install(policy: AttributePolicy) {
-    let _ = POLICY.set(policy);
-}
-
-pub(crate) fn policy() -> &'static AttributePolicy {
-    static DEFAULT: OnceLock<AttributePolicy> = OnceLock::new();
-    POLICY
-        .get()
-        .unwrap_or_else(|| DEFAULT.get_or_init(AttributePolicy::default))
-}
+pub(crate) const REDACTED: &str = "REDACTED";
 
 impl AttributePolicy {
     fn is_sensitive(&self, raw_key: &str) -> bool {
@@ -77,7 +45,7 @@ impl AttributePolicy {
 
 /// The query string with the values of sensitive keys replaced by `REDACTED` (borrowed when
 /// nothing needs redacting).
-pub fn redact_query(query: &str) -> Cow<'_, str> {
+pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     let policy = policy();
     let sensitive = |pair: &str| {
         pair.split_once('=')
@@ -146,59 +114,9 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-/// `value` cut to at most `limit` characters (counted as the spec does: one per `char`).
-pub(crate) fn truncate(value: &str, limit: usize) -> &str {
-    if value.len() <= limit {
-        return value; // at most `limit` bytes, so at most `limit` characters
-    }
-    match value.char_indices().nth(limit) {
-        Some((end, _)) => &value[..end],
-        None => value,
-    }
-}
-
 /// `value` cut to the configured limit.
 pub(crate) fn limited(value: &str) -> &str {
     truncate(value, policy().value_length_limit)
-}
-
-fn limit_value(value: &mut Value, limit: usize) {
-    match value {
-        Value::String(s) if s.as_str().len() > limit => {
-            *s = StringValue::from(truncate(s.as_str(), limit).to_owned());
-        }
-        Value::Array(Array::String(items)) => {
-            for s in items.iter_mut() {
-                if s.as_str().len() > limit {
-                    *s = StringValue::from(truncate(s.as_str(), limit).to_owned());
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn limit_attributes(attributes: &mut [KeyValue], limit: usize) {
-    for attribute in attributes {
-        limit_value(&mut attribute.value, limit);
-    }
-}
-
-/// Applies the value length limit to every attribute of a finished span (its events and links
-/// included), before it is queued for export.
-pub(crate) fn limit_span(span: &mut SpanData) {
-    limit_span_to(span, policy().value_length_limit);
-}
-
-/// [`limit_span`] with an explicit limit.
-pub(crate) fn limit_span_to(span: &mut SpanData, limit: usize) {
-    limit_attributes(&mut span.attributes, limit);
-    for event in span.events.events.iter_mut() {
-        limit_attributes(&mut event.attributes, limit);
-    }
-    for link in span.links.links.iter_mut() {
-        limit_attributes(&mut link.attributes, limit);
-    }
 }
 
 #[cfg(test)]
@@ -235,13 +153,5 @@ mod tests {
             redact_url("http://example.com?sig=1"),
             "http://example.com?sig=REDACTED"
         );
-    }
-
-    #[test]
-    fn truncation_counts_characters_and_keeps_them_whole() {
-        assert_eq!(truncate("abcdef", 4), "abcd");
-        assert_eq!(truncate("abc", 4), "abc");
-        assert_eq!(truncate("ééééé", 3), "ééé");
-        assert_eq!(truncate("x", 0), "");
     }
 }

@@ -2,32 +2,20 @@
 //!
 //! The samplers `OTEL_TRACES_SAMPLER` can name decide on the trace id and the parent alone, so the
 //! server span is sampled before it is built (`http::server_span`), and `ClientSpan` asks the same
-//! sampler. `tracer` installs the [`ServerTracer`] (the tracer and the sampler its provider was
-//! built with) and gives the provider the id generator [`HandedOverIds`]: the SDK must give a
+//! sampler. `tracer` builds the [`ServerTracer`] (the tracer and the sampler its provider was
+//! built with; `installed` keeps it) and gives the provider the id generator [`HandedOverIds`]: the SDK must give a
 //! sampled server span the very ids the decision was taken on, and then asks the same sampler
 //! again and gets the same answer.
 
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, SdkTracer};
 use std::cell::Cell;
-use std::sync::OnceLock;
 
 /// The tracer of the HTTP server spans (instrumentation scope `telemetry`) and the sampler its
 /// provider was built with.
 pub(crate) struct ServerTracer {
     pub(crate) tracer: SdkTracer,
     pub(crate) sampler: Sampler,
-}
-
-static SERVER_TRACER: OnceLock<ServerTracer> = OnceLock::new();
-
-pub(crate) fn install(tracer: SdkTracer, sampler: Sampler) {
-    let _ = SERVER_TRACER.set(ServerTracer { tracer, sampler });
-}
-
-/// The server span starter, once tracing is on.
-pub(crate) fn server_tracer() -> Option<&'static ServerTracer> {
-    SERVER_TRACER.get()
 }
 
 impl ServerTracer {

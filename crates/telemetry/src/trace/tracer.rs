@@ -1,11 +1,12 @@
 //! The OpenTelemetry side: OTLP exporter (gRPC: `otlp::grpc`; HTTP: opentelemetry-otlp's), sampler,
-//! resource, W3C propagators.
+//! resource, W3C propagators. Builds the trace side of what `init` installs (`installed::Traces`).
 
 use crate::config::{OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError};
-use crate::trace::direct_span::{self, DirectSpans};
+use crate::trace::direct_span::DirectSpans;
+use crate::trace::installed::Traces;
 use crate::trace::otlp::grpc::GrpcExporter;
 use crate::trace::processor::{BatchSettings, BoundedBatchProcessor, Executor, SdkExporter};
-use crate::trace::sampling;
+use crate::trace::sampling::{self, ServerTracer};
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -16,18 +17,14 @@ use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_semantic_conventions::resource as semconv;
 use std::collections::HashMap;
-use std::sync::OnceLock;
-
-static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 /// The instrumentation scope of the spans this crate makes (server spans, client spans).
 const SCOPE: &str = "telemetry";
 
 /// Installs the propagators always (so incoming trace context is honoured and passed on even
-/// with the SDK disabled) and, when traces are enabled, the tracer provider.
-pub(crate) fn install(
-    config: &TelemetryConfig,
-) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+/// with the SDK disabled) and, when traces are enabled, the global tracer provider; returns the
+/// trace side for `installed`.
+pub(crate) fn install(config: &TelemetryConfig) -> Result<Option<Traces>, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
@@ -40,7 +37,9 @@ pub(crate) fn install(
         max_queue_size: config.max_queue_size,
         max_export_batch_size: config.max_export_batch_size,
         schedule_delay: config.schedule_delay,
+        value_length_limit: config.attribute_value_length_limit,
     };
+    let mut direct = None;
     let provider = SdkTracerProvider::builder()
         .with_sampler(sampler(config.sampler))
         .with_id_generator(sampling::HandedOverIds)
@@ -60,11 +59,11 @@ pub(crate) fn install(
             .map_err(TelemetryError::Exporter)?;
             // Sampled server spans and `ClientSpan`s skip the SDK and join the same queue,
             // encoded, under the scope and limits the SDK's spans have.
-            direct_span::install(DirectSpans {
+            direct = Some(DirectSpans {
                 queue: processor.queue(),
                 scope: InstrumentationScope::builder(SCOPE).build(),
                 limits: opentelemetry_sdk::trace::Config::default().span_limits,
-                value_length_limit: crate::trace::redact::policy().value_length_limit,
+                value_length_limit: config.attribute_value_length_limit,
             });
             provider.with_span_processor(processor)
         }
@@ -99,20 +98,14 @@ pub(crate) fn install(
     }
     .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let _ = PROVIDER.set(provider.clone());
-    sampling::install(provider.tracer(SCOPE), sampler(config.sampler));
-    Ok(Some(provider))
-}
-
-/// Exports every finished span now, without blocking the runtime (bounded by the exporter's
-/// timeout). For a process that prints a result after its work and wants the spans out first.
-pub async fn flush_spans() {
-    let _ = tokio::task::spawn_blocking(|| {
-        if let Some(provider) = PROVIDER.get() {
-            let _ = provider.force_flush();
-        }
-    })
-    .await;
+    Ok(Some(Traces {
+        server: ServerTracer {
+            tracer: provider.tracer(SCOPE),
+            sampler: sampler(config.sampler),
+        },
+        provider,
+        direct,
+    }))
 }
 
 fn sampler(config: SamplerConfig) -> Sampler {
@@ -128,11 +121,12 @@ fn sampler(config: SamplerConfig) -> Sampler {
     }
 }
 
-/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
-/// then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except `service.name`.
 /// Resource attribute naming the Prometheus job of this service (not a semantic convention).
 pub(crate) const PROMETHEUS_JOB: &str = "prometheus.job";
 
+/// `service.*`, `telemetry.sdk.*` (the SDK's own detector: name, language, version), `host.name`,
+/// [`PROMETHEUS_JOB`], then `OTEL_RESOURCE_ATTRIBUTES`, which may override any of them except
+/// `service.name`.
 fn resource(config: &TelemetryConfig) -> Resource {
     let mut attributes = vec![
         KeyValue::new(semconv::SERVICE_VERSION, config.service_version.clone()),

@@ -13,7 +13,7 @@
 //! that made them also frees), and the export thread only joins the pieces into a request.
 //! String attribute values are cut to the length limit as they are written.
 
-use crate::trace::redact::truncate;
+use crate::trace::attribute_limit::truncate;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_proto::tonic::common::v1 as proto_common;

@@ -151,8 +151,8 @@ impl GrpcExporter {
 impl QueuedExporter for GrpcExporter {
     type Item = EncodedSpan;
 
-    fn prepare(span: SpanData) -> EncodedSpan {
-        EncodedSpan::new(span, crate::trace::redact::policy().value_length_limit)
+    fn prepare(span: SpanData, value_length_limit: usize) -> EncodedSpan {
+        EncodedSpan::new(span, value_length_limit)
     }
 
     async fn export(&self, batch: Vec<EncodedSpan>) -> OTelSdkResult {

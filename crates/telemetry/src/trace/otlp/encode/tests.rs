@@ -164,7 +164,7 @@ fn the_bytes_are_those_opentelemetry_otlp_sends() {
         // What opentelemetry-otlp sends for the same spans, cut to the limit the same way.
         let mut limited = spans.clone();
         for span in &mut limited {
-            crate::trace::redact::limit_span_to(span, limit);
+            crate::trace::attribute_limit::limit_span_to(span, limit);
         }
         let expected = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(limited, &(&resource).into()),
