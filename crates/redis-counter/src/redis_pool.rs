@@ -66,13 +66,15 @@ impl Manager {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        // Connection setup (AUTH, SELECT) happens here; the response timeout is the caller's.
-        let (connection, driver) = MultiplexedConnection::new_with_config(
-            self.info.redis_settings(),
-            stream,
-            AsyncConnectionConfig::new(),
-        )
-        .await?;
+        // Connection setup (AUTH, SELECT) happens here, bounded by the pool's create timeout;
+        // every command is bounded by REDIS_COMMAND_TIMEOUT (redis_client.rs). redis-rs's own
+        // defaults (1 s to connect, 500 ms per reply) would silently cap both, so they are off.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(None)
+            .set_response_timeout(None);
+        let (connection, driver) =
+            MultiplexedConnection::new_with_config(self.info.redis_settings(), stream, config)
+                .await?;
         let closed = Arc::new(AtomicBool::new(false));
         let ended = closed.clone();
         let task = tokio::spawn(async move {

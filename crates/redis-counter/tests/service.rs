@@ -18,6 +18,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_redis-counter");
 /// A hang guard, not a benchmark: every answer must come well within this.
 const ANSWER_BOUND: Duration = Duration::from_secs(5);
 
+/// The test's own Redis connection: redis-rs answers "timed out" after 500 ms by default, which a
+/// test machine loaded by parallel builds can exceed; the service's timeouts are under test, not
+/// the checker's.
+fn checker_config() -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_connection_timeout(Some(Duration::from_secs(10)))
+}
+
 fn parse_count(body: &str) -> i64 {
     body.strip_prefix("Hello World! I have been seen ")
         .and_then(|rest| rest.strip_suffix(" times.\n"))
@@ -29,7 +38,7 @@ fn parse_count(body: &str) -> i64 {
 async fn redis_hits(redis_url: &str) -> i64 {
     let client = redis::Client::open(redis_url).expect("redis client");
     let mut connection = client
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&checker_config())
         .await
         .expect("connect to redis");
     redis::cmd("GET")
@@ -76,7 +85,7 @@ async fn five_hundred_concurrent_visits_advance_redis_by_exactly_five_hundred() 
     let client = reqwest::Client::new();
     let redis_client = redis::Client::open(redis.url()).expect("redis client");
     let checker = redis_client
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&checker_config())
         .await
         .expect("connect");
     let answers = join_all((0..N).map(|_| {
@@ -550,4 +559,42 @@ async fn the_redis_password_never_reaches_logs_or_answers() {
     for text in [&body, &ready, &logs] {
         assert!(!text.contains("hunter2"), "password leaked: {text}");
     }
+}
+
+/// `REDIS_COMMAND_TIMEOUT` is the one bound on a command: a Redis slower than redis-rs's own
+/// default response timeout (500 ms), but within the configured bound, still counts the visit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_within_the_command_timeout_still_counts_the_visit() {
+    let redis = RedisServer::start();
+    let service = ServiceProcess::start(
+        BIN.as_ref(),
+        &[("REDIS_URL", &redis.url()), ("REDIS_COMMAND_TIMEOUT", "5s")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    assert_eq!(status_of(&client, format!("{}/", service.url())).await, 200);
+    // Redis holds every write command for 1.2 s: the next INCR waits that long for its reply.
+    assert_eq!(
+        redis
+            .command(&["CLIENT", "PAUSE", "1200", "WRITE"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let start = Instant::now();
+    let response = client
+        .get(format!("{}/", service.url()))
+        .timeout(ANSWER_BOUND)
+        .send()
+        .await
+        .expect("answer");
+    let waited = start.elapsed();
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("body");
+    assert_eq!(status, 200, "after {waited:?}: {body}");
+    assert_eq!(parse_count(&body), 2);
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "the INCR waited for the pause: {waited:?}"
+    );
+    assert_eq!(redis_hits(&redis.url()).await, 2);
 }
