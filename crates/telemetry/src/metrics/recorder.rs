@@ -73,3 +73,29 @@ pub(crate) fn install(config: &TelemetryConfig) -> Result<Metrics, TelemetryErro
         process: collector,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HTTP_DURATION_BUCKETS;
+
+    /// docs/METRICS.md writes the bounds out for readers; it must say what the build reads.
+    #[test]
+    fn metrics_md_lists_the_bucket_bounds_of_the_data_file() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/METRICS.md"
+        ))
+        .expect("docs/METRICS.md");
+        let listed = doc
+            .split_once("histogram (buckets ")
+            .and_then(|(_, rest)| rest.split_once(", from"))
+            .map(|(bounds, _)| bounds)
+            .expect("METRICS.md: `histogram (buckets … , from` in the duration row");
+        let bounds: Vec<String> = HTTP_DURATION_BUCKETS.iter().map(f64::to_string).collect();
+        assert_eq!(
+            listed,
+            bounds.join(" "),
+            "docs/METRICS.md's bucket list differs from crates/telemetry/http_duration_buckets.txt"
+        );
+    }
+}
