@@ -5,7 +5,8 @@
 #
 # Everything that can run here runs for real: promtool parses and unit-tests the rules, amtool
 # checks Alertmanager's config (both from the releases Compose runs, built from deploy/tools), kubectl renders the kustomize base, kubernetes-validate checks it
-# against the Kubernetes schemas, check-jsonschema checks Compose against the compose-spec.
+# against the Kubernetes schemas (the ServiceMonitors and PrometheusRule against prometheus-operator's
+# CRDs, deploy/tests/crds), check-jsonschema checks Compose against the compose-spec.
 # deploy/tests/check_static.py adds the cross-file checks no tool does (every scrape target is a
 # Compose service, dashboards only use provisioned datasources, k8s rules == Prometheus rules, ...).
 #
