@@ -5,7 +5,8 @@
 #
 # Everything that can run here runs for real: promtool parses and unit-tests the rules, amtool
 # checks Alertmanager's config (both from the releases Compose runs, built from deploy/tools), kubectl renders the kustomize base, kubernetes-validate checks it
-# against the Kubernetes schemas, check-jsonschema checks Compose against the compose-spec.
+# against the Kubernetes schemas (the ServiceMonitors and PrometheusRule against prometheus-operator's
+# CRDs, deploy/tests/crds), check-jsonschema checks Compose against the compose-spec.
 # deploy/tests/check_static.py adds the cross-file checks no tool does (every scrape target is a
 # Compose service, dashboards only use provisioned datasources, k8s rules == Prometheus rules, ...).
 #
@@ -163,12 +164,13 @@ native_prometheus() {
 prometheusrule_fresh() { need "$PY" && "$PY" deploy/k8s/gen_prometheusrule.py --check; }
 k8s_render() { need kubectl "$PY" && kubectl kustomize deploy/k8s >"$TMP/k8s.yaml" && "$PY" deploy/tests/check_static.py k8s <"$TMP/k8s.yaml"; }
 # kubernetes-validate has no schemas for prometheus-operator's CRDs (ServiceMonitor, PrometheusRule):
-# they are filtered out here and checked structurally by the k8s check above instead.
+# they are filtered out here, and checked against the operator's own CRD schemas (deploy/tests/crds) below.
 k8s_validate() {
   need kubectl "$PY" "$VENV/bin/kubernetes-validate" \
     && kubectl kustomize deploy/k8s | "$PY" deploy/tests/check_static.py k8s-core >"$TMP/k8s-core.yaml" \
     && "$VENV/bin/kubernetes-validate" --strict --quiet "$TMP/k8s-core.yaml"
 }
+k8s_crds() { need kubectl "$PY" && kubectl kustomize deploy/k8s | "$PY" deploy/tests/check_static.py k8s-crds; }
 
 check "compose: compose-spec schema (check-jsonschema)" compose_schema
 check "compose: docker-compose config -q" compose_config
@@ -197,6 +199,7 @@ check "grafana: every panel query and trace-to-metrics query (as Grafana interpo
 check "k8s: PrometheusRule matches deploy/prometheus/rules" prometheusrule_fresh
 check "k8s: kubectl kustomize renders; ServiceMonitors, hardening, probes" k8s_render
 check "k8s: kubernetes-validate --strict (non-CRD objects)" k8s_validate
+check "k8s: ServiceMonitors and PrometheusRule against prometheus-operator's CRD schemas (unknown fields rejected)" k8s_crds
 
 echo
 if [ "$failed" -gt 0 ]; then

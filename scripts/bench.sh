@@ -6,6 +6,8 @@
 #   just bench            full run (5 interleaved rounds, wrk 6 s, 1 minute of load for the memory figures)
 #   just bench --quick    a few minutes (2 rounds, wrk 3 s, 10 s memory load, short criterion runs)
 #   just bench --check    only checks the tools are installed (what the test runs), then exits
+#   just bench --only scrape   only the /metrics render bench (section 2, every format), spliced
+#                              into the BENCHMARKS.md there is (its other sections are left as they are)
 #   options: --repeats N, --duration SECONDS, --memory-load SECONDS, --out DIR (raw results)
 #
 # Parts: criterion benches (crates/bench/benches), release builds of bare-hello, the peers
@@ -19,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-quick=0 check=0 repeats="" duration="" memory_load="" out=""
+quick=0 check=0 repeats="" duration="" memory_load="" out="" only=""
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
@@ -28,7 +30,10 @@ while (($#)); do
     --duration) duration=$2; shift ;;
     --memory-load) memory_load=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only)
+      [ "${2:-}" = scrape ] || { echo "bench: --only takes scrape" >&2; exit 2; }
+      only=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -138,6 +143,31 @@ family() { # pid -> the pid and its children (gunicorn master + workers)
   echo "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null)
 }
 
+# ---------------------------------------------------------------- 2: criterion, /metrics render
+scrape_bench() {
+  rm -rf target/criterion/scrape_*
+  log "criterion: /metrics render, every format"
+  BENCH_OUT_DIR=$out cargo bench -q -p bench --bench scrape -- "${criterion_args[@]}" >"$out/logs/criterion-scrape.log" 2>&1
+  local dir name
+  for dir in target/criterion/scrape_*/*/; do
+    [ -f "$dir/new/estimates.json" ] || continue
+    name=$(echo "$dir" | sed -e 's|target/criterion/||' -e 's|/$||' -e 's|/|_|g')
+    cp "$dir/new/estimates.json" "$out/criterion/$name.json"
+  done
+}
+if [ "$only" = scrape ]; then
+  scrape_bench
+  {
+    echo "command=just bench --only scrape$( ((quick)) && echo ' --quick')"
+    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$out/meta.env"
+  python3 crates/bench/report.py --only scrape "$out" BENCHMARKS.md
+  log "done: section 2 of BENCHMARKS.md (raw results in $out)"
+  exit 0
+fi
+
 # ---------------------------------------------------------------- build
 log "building release binaries"
 # One build per package: built together, the peers' dependencies would unify features into the
@@ -188,7 +218,7 @@ cp crates/bench/flask/*.py "$out/"
 } >"$out/meta.env"
 
 # ---------------------------------------------------------------- 1, 2: criterion
-rm -rf target/criterion/layer target/criterion/layer_sdk_disabled target/criterion/layer_unsampled target/criterion/scrape_*
+rm -rf target/criterion/layer target/criterion/layer_sdk_disabled target/criterion/layer_unsampled
 for r in $(seq 1 "$repeats"); do
   log "criterion: telemetry layer (round $r/$repeats)"
   BENCH_OUT_DIR=$out cargo bench -q -p bench --bench layer -- "${criterion_args[@]}" >"$out/logs/criterion-layer-$r.log" 2>&1
@@ -205,13 +235,7 @@ for r in $(seq 1 "$repeats"); do
   cp "$out/layer-spans.json" "$out/layer-spans-$r.json" 2>/dev/null || true
   cp "$out/layer-spans-unsampled.json" "$out/layer-unsampled-spans-$r.json" 2>/dev/null || true
 done
-log "criterion: /metrics render"
-BENCH_OUT_DIR=$out cargo bench -q -p bench --bench scrape -- "${criterion_args[@]}" >"$out/logs/criterion-scrape.log" 2>&1
-for dir in target/criterion/scrape_*/*/; do
-  [ -f "$dir/new/estimates.json" ] || continue
-  name=$(echo "$dir" | sed -e 's|target/criterion/||' -e 's|/$||' -e 's|/|_|g')
-  cp "$dir/new/estimates.json" "$out/criterion/$name.json"
-done
+scrape_bench
 
 # ---------------------------------------------------------------- 3, 4, 5: services under wrk
 log "starting redis-server, the OTLP sink and the services"

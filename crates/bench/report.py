@@ -159,6 +159,71 @@ def f_us_delta(x):
 # ---------------------------------------------------------------- report
 
 
+def write_scrape(w, results):
+    """Section 2: the /metrics render at 100 to 10,000 series, and in every format. Returns the render
+    time of the 10,000-series histograms (ns), or None."""
+    w("## 2. `/metrics` scrape cost")
+    w("")
+    w("`histograms`: `telemetry::render_metrics()` itself (process metrics refreshed), filled through the")
+    w("HTTP layer with `http_server_request_duration_seconds` label sets (17 series each) — the shape")
+    w("of a service's /metrics. `counters`: a recorder holding that many counter series.")
+    w("Series = sample lines in the exposition. Render time: criterion median [95 % CI].")
+    w("")
+    w("| shape | series | body size | render time |")
+    w("|---|---|---|---|")
+    sizes_path = os.path.join(results, "scrape-sizes.json")
+    sizes = {s["case"]: s for s in json.load(open(sizes_path))} if os.path.exists(sizes_path) else {}
+    render_10k = None
+    for shape in ("histograms", "counters"):
+        for n in (100, 1000, 10000):
+            path = os.path.join(results, "criterion", f"scrape_{shape}_{n}.json")
+            size = sizes.get(f"{shape}/{n}", {})
+            if not os.path.exists(path):
+                w(f"| {shape} | {n:,} | — | {NOT_MEASURED} |")
+                continue
+            med = criterion_median(path)
+            lo, hi = criterion_ci(path)
+            if shape == "histograms" and n == 10000:
+                render_10k = med
+            w(f"| {shape} | {size.get('series', n):,} | {size.get('bytes', 0) / 1024:,.0f} KiB | "
+              f"{med / 1e6:.3f} ms [{lo / 1e6:.3f}–{hi / 1e6:.3f}] |")
+    w("")
+    write_scrape_formats(w, results, sizes)
+    return render_10k
+
+
+def write_scrape_formats(w, results, sizes):
+    """Section 2's second table: the same /metrics in each format /metrics negotiates; the protobuf
+    one carries each duration label set's native histogram (what Prometheus 3 scrapes)."""
+    w("The same filled service's whole `/metrics` body in each format it negotiates "
+      "(`telemetry::render_exposition`): Prometheus text (the `histograms` row above), OpenMetrics, and the "
+      "Prometheus protobuf format that Prometheus 3 asks for with `scrape_native_histograms`, where each "
+      "duration label set also carries its native histogram (schema 3: the counts of the buckets it has "
+      "requests in, read from 8 shards × 233 cells). No span is sampled in this bench, so no format "
+      "carries exemplars. Render time: criterion median [95 % CI]; × text = median over the text row's.")
+    w("")
+    w("| duration label sets | format | body size | render time | × text |")
+    w("|---|---|---|---|---|")
+    for n in (100, 1000, 10000):
+        text_path = os.path.join(results, "criterion", f"scrape_histograms_{n}.json")
+        text = criterion_median(text_path) if os.path.exists(text_path) else None
+        label_sets = sizes.get(f"histograms/{n}", {}).get("duration_label_sets")
+        sets = f"{label_sets:,}" if label_sets is not None else "?"
+        for fmt, label in (("histograms", "Prometheus text"), ("openmetrics", "OpenMetrics"),
+                           ("protobuf", "protobuf, with native histograms")):
+            path = os.path.join(results, "criterion", f"scrape_{fmt}_{n}.json")
+            if not os.path.exists(path):
+                w(f"| {sets} | {label} | — | {NOT_MEASURED} | — |")
+                continue
+            med = criterion_median(path)
+            lo, hi = criterion_ci(path)
+            size = sizes.get(f"{fmt}/{n}", {}).get("bytes", 0)
+            ratio = f"{med / text:.2f}×" if text else "—"
+            w(f"| {sets} | {label} | {size / 1024:,.0f} KiB | {med / 1e6:.3f} ms [{lo / 1e6:.3f}–{hi / 1e6:.3f}] | "
+              f"{ratio} |")
+    w("")
+
+
 def main(results, output):
     meta = read_env(os.path.join(results, "meta.env"))
     repeats = int(meta.get("repeats", "1"))
@@ -279,32 +344,7 @@ def main(results, output):
                       f_ns(metrics_added), "met" if metrics_added < 650 else "not met"))
 
     # ------------------------------------------------ 2. scrape
-    w("## 2. `/metrics` scrape cost")
-    w("")
-    w("`histograms`: `telemetry::render_metrics()` itself (process metrics refreshed), filled through the")
-    w("HTTP layer with `http_server_request_duration_seconds` label sets (17 series each) — the shape")
-    w("of a service's /metrics. `counters`: a recorder holding that many counter series.")
-    w("Series = sample lines in the exposition. Render time: criterion median [95 % CI].")
-    w("")
-    w("| shape | series | body size | render time |")
-    w("|---|---|---|---|")
-    sizes_path = os.path.join(results, "scrape-sizes.json")
-    sizes = {s["case"]: s for s in json.load(open(sizes_path))} if os.path.exists(sizes_path) else {}
-    render_10k = None
-    for shape in ("histograms", "counters"):
-        for n in (100, 1000, 10000):
-            path = os.path.join(results, "criterion", f"scrape_{shape}_{n}.json")
-            size = sizes.get(f"{shape}/{n}", {})
-            if not os.path.exists(path):
-                w(f"| {shape} | {n:,} | — | {NOT_MEASURED} |")
-                continue
-            med = criterion_median(path)
-            lo, hi = criterion_ci(path)
-            if shape == "histograms" and n == 10000:
-                render_10k = med
-            w(f"| {shape} | {size.get('series', n):,} | {size.get('bytes', 0) / 1024:,.0f} KiB | "
-              f"{med / 1e6:.3f} ms [{lo / 1e6:.3f}–{hi / 1e6:.3f}] |")
-    w("")
+    render_10k = write_scrape(w, results)
     if render_10k is not None:
         goals.append(("/metrics render at 10,000 series", "< 5 ms", f"{render_10k / 1e6:.2f} ms",
                       "met" if render_10k < 5e6 else "not met"))
@@ -676,7 +716,29 @@ def main(results, output):
         fh.write("\n".join(lines))
 
 
+def only_scrape(results, output):
+    """`just bench --only scrape`: section 2 from this run, in place of the one in `output`; the
+    other sections stay as the last full run wrote them."""
+    meta = read_env(os.path.join(results, "meta.env"))
+    lines = []
+    render_10k = write_scrape(lines.append, results)
+    lines.insert(1, "")
+    lines.insert(2, f"(This section: `{meta.get('command', '?')}` at {meta.get('commit', '?')}, "
+                    f"{meta.get('date', '?')}, load average {meta.get('load_before', '?')}; the other "
+                    "sections are from the run in the table at the top. The goals table's render figure "
+                    f"is that run's; this one's 10,000 series: "
+                    f"{f'{render_10k / 1e6:.2f} ms' if render_10k is not None else NOT_MEASURED}.)")
+    text = open(output).read()
+    start = text.index("## 2. ")
+    end = text.index("## 3. ", start)
+    open(output, "w").write(text[:start] + "\n".join(lines) + "\n" + text[end:])
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: report.py RESULTS_DIR OUTPUT.md")
-    main(sys.argv[1], sys.argv[2])
+    args = sys.argv[1:]
+    if len(args) == 4 and args[:2] == ["--only", "scrape"]:
+        only_scrape(args[2], args[3])
+    elif len(args) == 2:
+        main(*args)
+    else:
+        sys.exit("usage: report.py RESULTS_DIR OUTPUT.md | report.py --only scrape RESULTS_DIR OUTPUT.md")

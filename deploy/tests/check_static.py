@@ -18,6 +18,9 @@ Run by deploy/check.sh (from the repository root, with the venv's python for PyY
                                                       ServiceMonitors, pod hardening, prober config
     python deploy/tests/check_static.py k8s-core      kustomize output (stdin) without CRD documents (stdout),
                                                       for kubernetes-validate, which has no CRD schemas
+    python deploy/tests/check_static.py k8s-crds      kustomize output (stdin): ServiceMonitors and PrometheusRule
+                                                      against prometheus-operator's CRD schemas (deploy/tests/crds),
+                                                      unknown fields rejected
     python deploy/tests/check_static.py ports VARS    `docker-compose config` output (stdin), resolved with the
                                                       variables VARS (default, lan or custom): host bindings
     python deploy/tests/check_static.py optional-env VARIABLE VALUE SERVICE...   `docker-compose config`
@@ -46,7 +49,7 @@ from checks.compose import PORT_SCENARIOS, check_compose, check_optional_env, ch
 from checks.dockerfile import check_dockerfile
 from checks.grafana import check_dashboards, check_datasources, dashboard_promql
 from checks.jaeger import check_jaeger
-from checks.k8s import check_k8s, without_crds
+from checks.k8s import check_crds, check_k8s, without_crds
 from checks.native import check_dev
 from checks.prometheus import check_rules, check_scrape
 from checks.stack import check_stack
@@ -85,12 +88,12 @@ def main() -> int:
     elif command == "dashboard-promql":
         dashboard_promql(sys.argv[2] if len(sys.argv) > 2 else None)
         return 0
-    elif command in ("k8s", "k8s-core"):
+    elif command in ("k8s", "k8s-core", "k8s-crds"):
         documents = [d for d in yaml.safe_load_all(sys.stdin) if d]
         if command == "k8s-core":
             yaml.safe_dump_all(without_crds(documents), sys.stdout)
             return 0
-        summary = check_k8s(problems, documents)
+        summary = check_crds(problems, documents) if command == "k8s-crds" else check_k8s(problems, documents)
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -6,7 +6,12 @@
 //!   new (route, method, status) adds an `http_server_request_duration_seconds` label set (17
 //!   series: 14 buckets, `+Inf`, `_sum`, `_count`), each new (route, method) an
 //!   `http_server_active_requests` series; the shape a service's /metrics has;
-//! - `scrape/counters/N`: a recorder built the same way holding N counter series (one label set each).
+//! - `scrape/counters/N`: a recorder built the same way holding N counter series (one label set each);
+//! - `scrape/openmetrics/N`, `scrape/protobuf/N`: the same filled service's whole `/metrics` body in
+//!   the other two formats it negotiates (`telemetry::render_exposition`): OpenMetrics text, and the
+//!   Prometheus protobuf format Prometheus 3 asks for with `scrape_native_histograms`, where each
+//!   duration label set carries its native histogram (schema 3) beside the classic buckets. No span
+//!   is sampled here (`OTEL_SDK_DISABLED`), so neither carries exemplars.
 //!
 //! "Series" = sample lines in the exposition (what Prometheus stores). With `BENCH_OUT_DIR` set,
 //! the exact series count and body size of each case go to `scrape-sizes.json` there.
@@ -18,6 +23,7 @@ use http::{Request, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::hint::black_box;
 use std::time::Duration;
+use telemetry::ExpositionFormat;
 use tower::ServiceExt;
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
@@ -114,19 +120,39 @@ fn main() {
         .build()
         .expect("runtime");
     let service = service();
-    let mut group = criterion.benchmark_group("scrape/histograms");
     let mut next = 0;
     for n in SIZES {
         fill_global(&rt, &service, n, &mut next);
         let body = telemetry::render_metrics().unwrap_or_default();
+        let label_sets = body
+            .lines()
+            .filter(|l| l.starts_with("http_server_request_duration_seconds_count{"))
+            .count();
         sizes.push(serde_json::json!({
             "case": format!("histograms/{n}"), "series": series(&body), "bytes": body.len(),
+            "duration_label_sets": label_sets,
         }));
+        let mut group = criterion.benchmark_group("scrape/histograms");
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(telemetry::render_metrics()));
         });
+        group.finish();
+        for (name, format) in [
+            ("openmetrics", ExpositionFormat::OpenMetrics),
+            ("protobuf", ExpositionFormat::Protobuf),
+        ] {
+            let body = telemetry::render_exposition(format, &|_| {}).unwrap_or_default();
+            sizes.push(serde_json::json!({
+                "case": format!("{name}/{n}"), "bytes": body.len(),
+                "duration_label_sets": label_sets,
+            }));
+            let mut group = criterion.benchmark_group(format!("scrape/{name}"));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| black_box(telemetry::render_exposition(format, &|_| {})));
+            });
+            group.finish();
+        }
     }
-    group.finish();
 
     let mut group = criterion.benchmark_group("scrape/counters");
     for n in SIZES {

@@ -26,10 +26,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metric_names::{HITS, REDIS_COMMAND_DURATION, REDIS_COMMAND_DURATION_BUCKETS};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
 use redis_client::{RedisClient, RetryPolicy};
 use redis_url::{RedisTarget, RedisUrl};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -68,6 +71,11 @@ pub struct Config {
     /// answering `GET /`. Off when unset or 0.
     #[arg(long, env = "SIMULATED_LATENCY_MAX", value_parser = humantime::parse_duration)]
     pub simulated_latency_max: Option<Duration>,
+    /// With `SIMULATED_LATENCY_MAX`: draw the latencies from one generator seeded with this, so
+    /// the first N requests are held the same N latencies in every run, whatever their order (for
+    /// reproducible measurements: crates/stack-tests/tests/native_histograms.rs). Unset: random.
+    #[arg(long, env = "SIMULATED_LATENCY_SEED")]
+    pub simulated_latency_seed: Option<u64>,
 }
 
 /// Was a failed Redis command applied?
@@ -186,6 +194,8 @@ impl IntoResponse for Error {
 pub struct AppState {
     redis: RedisClient,
     simulated_latency_max: Option<Duration>,
+    /// `SIMULATED_LATENCY_SEED`'s generator, shared by every request.
+    latency_rng: Option<Arc<Mutex<StdRng>>>,
     hits: metrics::Counter,
 }
 
@@ -202,6 +212,9 @@ impl AppState {
         Ok(Self {
             redis,
             simulated_latency_max: config.simulated_latency_max.filter(|d| !d.is_zero()),
+            latency_rng: config
+                .simulated_latency_seed
+                .map(|seed| Arc::new(Mutex::new(StdRng::seed_from_u64(seed)))),
             hits: metrics::counter!(HITS),
         })
     }
@@ -249,7 +262,14 @@ pub fn router(state: AppState) -> Router {
 
 async fn hit(State(state): State<AppState>) -> Response {
     if let Some(max) = state.simulated_latency_max {
-        tokio::time::sleep(rand::random_range(Duration::ZERO..=max)).await;
+        let latency = match &state.latency_rng {
+            Some(rng) => rng
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .random_range(Duration::ZERO..=max),
+            None => rand::random_range(Duration::ZERO..=max),
+        };
+        tokio::time::sleep(latency).await;
     }
     match state.redis.incr(HITS_KEY).await {
         Ok(n) => {

@@ -31,20 +31,7 @@ def red_panels(job: str) -> list[dict]:
             maximum=1,
             links=trace_link(job),
         ),
-        timeseries(
-            "Latency percentiles",
-            f"p50/p90/p95/p99 of {job}'s request duration, from the classic histogram buckets (what the "
-            "alerts and SLOs use). Dots are exemplars: click one to open that request's trace. Alert "
-            "HighLatencyP95 fires when p95 > 500ms for 10m. \"p95 native\" is the same p95 from the native "
-            "histogram (schema 3: within about ±4.3 %, where the classic estimate can be off by the width "
-            "of a bucket, 0.25 s around 0.5 s).",
-            "s",
-            [target(f"histogram_quantile({q}, sum by (le) (rate({HTTP}_bucket{{{sel}}}[{RI}])))",
-                    f"p{round(q * 100)}", chr(ord("A") + i), exemplar=(q == 0.95))
-             for i, q in enumerate((0.5, 0.9, 0.95, 0.99))]
-            + [target(f"histogram_quantile(0.95, sum(rate({HTTP}{{{sel}}}[{RI}])))", "p95 native", "E")],
-            links=trace_link(job),
-        ),
+        latency_panel(job),
         timeseries(
             "Requests under 250 ms",
             f"Share of {job}'s requests answered within 250 ms (the le=0.25 bucket over the count): an SLI.",
@@ -72,6 +59,27 @@ def red_panels(job: str) -> list[dict]:
             targets((f"sum(process_resident_memory_bytes{{{sel}}})", "resident memory")),
         ),
     ]
+
+
+def latency_panel(job: str, title: str = "Latency percentiles", what: str = "request duration") -> dict:
+    """p50/p90/p95/p99 of one service's HTTP server (http_server_request_duration_seconds) from the
+    classic buckets, exemplars on p95, and the same p95 from the native histogram beside them (schema
+    3, crates/telemetry/src/http_metrics.rs; prometheus.yml keeps both)."""
+    sel = f'job="{job}"'
+    return timeseries(
+        title,
+        f"p50/p90/p95/p99 of {job}'s {what}, from the classic histogram buckets (what the "
+        "alerts and SLOs use). Dots are exemplars: click one to open that request's trace. Alert "
+        "HighLatencyP95 fires when p95 > 500ms for 10m. \"p95 native\" is the same p95 from the native "
+        "histogram (schema 3: within about ±4.3 %, where the classic estimate can be off by the width "
+        "of a bucket, 0.25 s around 0.5 s).",
+        "s",
+        [target(f"histogram_quantile({q}, sum by (le) (rate({HTTP}_bucket{{{sel}}}[{RI}])))",
+                f"p{round(q * 100)}", chr(ord("A") + i), exemplar=(q == 0.95))
+         for i, q in enumerate((0.5, 0.9, 0.95, 0.99))]
+        + [target(f"histogram_quantile(0.95, sum(rate({HTTP}{{{sel}}}[{RI}])))", "p95 native", "E")],
+        links=trace_link(job),
+    )
 
 
 def web_flask_equivalent() -> dict:
@@ -197,8 +205,11 @@ def url_prober() -> dict:
                    targets(("sum by (url) (sample_external_url_response_ms)", "{{url}}")), links=trace_link(job)),
         # 5m windows, not $__rate_interval: a URL is probed only every query_interval_in_seconds (15s),
         # so a 20s window would often contain no probe and show gaps.
+        # probe_duration_seconds has classic buckets only: url-prober renders it as text itself (its
+        # series must be deletable), and only the HTTP layer's duration family carries native buckets.
         timeseries("Probe duration p95 per URL (5m)", "95th percentile of probe_duration_seconds per URL over "
-                   "the last 5 minutes (probes run every 15s, so shorter windows hold too few probes).", "s",
+                   "the last 5 minutes (probes run every 15s, so shorter windows hold too few probes). From "
+                   "its classic buckets (0.005 s to 60 s): this client-side histogram has no native one.", "s",
                    targets(("histogram_quantile(0.95, sum by (url, le) (rate(probe_duration_seconds_bucket[5m])))",
                             "{{url}}"))),
         timeseries("Probe results per URL (5m)", "Probe outcomes over the last 5 minutes by URL and result "
@@ -210,6 +221,8 @@ def url_prober() -> dict:
                    targets((f'sum by (http_route, http_response_status_code) (rate({HTTP}_count{{job="{job}"}}[{RI}]))'
                             " or on() vector(0)", "{{http_route}} {{http_response_status_code}}")),
                    links=trace_link(job)),
+        latency_panel(job, "Latency percentiles (prober's own API)",
+                      "own routes' request duration (/healthcheck, /queryurl; empty when nobody asks)"),
     ]
     return dashboard("ors-url-prober", "url-prober",
                      "Seed 003's URL prober: is each configured URL up, and how fast does it answer.", panels)
