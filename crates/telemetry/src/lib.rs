@@ -42,6 +42,7 @@ pub use crate::trace::{
     current_trace_id, flush_spans, in_trace, inject_context, record_error, record_response,
     redact_query, redact_url, server_address,
 };
+pub use crate::trace::{HttpClientSpan, SensitiveQuery, redact_url_with};
 /// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;

@@ -5,8 +5,9 @@
 //! - `processor`: our bounded batch processor (drops counted); `otlp`: the OTLP/gRPC exporter,
 //!   writing each span's protobuf once (`otlp::encode`, `otlp::grpc`).
 //! - `direct_span`: with gRPC, per-request spans made without the SDK and encoded as they end;
-//!   `client_span`: [`ClientSpan`] and the attributes HTTP client spans record from a response.
-//! - `redact`: sensitive query values redacted, attribute values cut to the length limit.
+//!   `client_span`: [`ClientSpan`], and [`HttpClientSpan`] for outgoing HTTP requests.
+//! - `redact`: the one rule set for URLs shown anywhere (credentials, fragment, sensitive query
+//!   values), attribute values cut to the length limit.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //! - `span_errors`: [`record_error`], a failure on a `tracing` span as the conventions record it.
 //! - `logs`: the `tracing` subscriber: JSON or pretty log lines carrying the current trace and
@@ -25,8 +26,12 @@ pub(crate) mod sampling;
 pub(crate) mod span_errors;
 pub(crate) mod tracer;
 
-pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
+pub use client_span::{
+    ClientSpan, ClientSpanTemplate, HttpClientSpan, record_response, server_address,
+};
 pub use propagation::{InjectContext, current_trace_id, in_trace, inject_context};
-pub use redact::{REDACTED, SENSITIVE_QUERY_PARAMETERS, redact_query, redact_url};
+pub use redact::{
+    REDACTED, SENSITIVE_QUERY_PARAMETERS, SensitiveQuery, redact_query, redact_url, redact_url_with,
+};
 pub use span_errors::record_error;
 pub use tracer::flush_spans;
