@@ -19,7 +19,6 @@ use std::time::Duration;
 use telemetry::InjectContext;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::Instrument;
 
 /// `loadgen_requests_total{target,status}`.
 pub const REQUESTS_METRIC: &str = "loadgen_requests_total";
@@ -192,8 +191,8 @@ async fn send(
     let span = request_span(request);
     let started = Instant::now();
     let key = ui_key.as_ref().and_then(|(_, key)| key.as_ref());
-    let result = exchange(client, request, key, timeout, &span)
-        .instrument(span.span().clone())
+    let result = span
+        .instrument(exchange(client, request, key, timeout, &span))
         .await;
     let elapsed = started.elapsed();
     if let (Ok(403), Some((source, used))) = (&result, &ui_key) {

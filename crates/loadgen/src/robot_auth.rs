@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use telemetry::InjectContext;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 /// robot-control's header for the UI key.
 pub const UI_KEY_HEADER: &str = "x-robot-key";
@@ -203,7 +202,7 @@ impl UiKeySource {
             let status = response.status();
             Ok::<_, reqwest::Error>((status, response.text().await?))
         };
-        let outcome = read.instrument(span.span().clone()).await;
+        let outcome = span.instrument(read).await;
         let failed = |error_type: &str| span.set_error(error_type);
         match outcome {
             Ok((status, page)) if status.is_success() => {

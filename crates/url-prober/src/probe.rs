@@ -17,7 +17,6 @@ use reqwest::{StatusCode, Url};
 use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
-use tracing::Instrument;
 
 /// The body is read and discarded (so a slow body counts against the timeout); a body longer
 /// than this is not a complete answer: the probe fails with `result="error"` rather than
@@ -101,45 +100,45 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
     );
     let checked_at = SystemTime::now();
     let started = Instant::now();
-    let outcome = async {
-        match tokio::time::timeout(target.timeout, exchange(client, target, &span)).await {
-            Err(_) => (
-                ResultKind::Timeout,
-                None,
-                Some(format!(
-                    "no complete response within {}s",
-                    target.timeout.as_secs_f64()
-                )),
-            ),
-            Ok(Err(Failure::Http(error))) => (classify(&error), None, Some(describe(error))),
-            Ok(Err(Failure::TooManyRedirects)) => (
-                ResultKind::Error,
-                None,
-                Some(format!("more than {MAX_REDIRECTS} redirects")),
-            ),
-            Ok(Ok(Response {
-                status,
-                complete: false,
-            })) => (
-                ResultKind::Error,
-                Some(status),
-                Some(format!(
-                    "response body longer than {} MiB",
-                    MAX_BODY_BYTES >> 20
-                )),
-            ),
-            Ok(Ok(Response { status, .. })) if target.expected.matches(status) => {
-                (ResultKind::Up, Some(status), None)
+    let outcome = span
+        .instrument(async {
+            match tokio::time::timeout(target.timeout, exchange(client, target, &span)).await {
+                Err(_) => (
+                    ResultKind::Timeout,
+                    None,
+                    Some(format!(
+                        "no complete response within {}s",
+                        target.timeout.as_secs_f64()
+                    )),
+                ),
+                Ok(Err(Failure::Http(error))) => (classify(&error), None, Some(describe(error))),
+                Ok(Err(Failure::TooManyRedirects)) => (
+                    ResultKind::Error,
+                    None,
+                    Some(format!("more than {MAX_REDIRECTS} redirects")),
+                ),
+                Ok(Ok(Response {
+                    status,
+                    complete: false,
+                })) => (
+                    ResultKind::Error,
+                    Some(status),
+                    Some(format!(
+                        "response body longer than {} MiB",
+                        MAX_BODY_BYTES >> 20
+                    )),
+                ),
+                Ok(Ok(Response { status, .. })) if target.expected.matches(status) => {
+                    (ResultKind::Up, Some(status), None)
+                }
+                Ok(Ok(Response { status, .. })) => (
+                    ResultKind::UnexpectedStatus,
+                    Some(status),
+                    Some(format!("unexpected status {status}")),
+                ),
             }
-            Ok(Ok(Response { status, .. })) => (
-                ResultKind::UnexpectedStatus,
-                Some(status),
-                Some(format!("unexpected status {status}")),
-            ),
-        }
-    }
-    .instrument(span.span().clone())
-    .await;
+        })
+        .await;
     let (result, status, error) = outcome;
     let elapsed = started.elapsed();
     if result != ResultKind::Up {

@@ -215,8 +215,8 @@ impl<'a> ClientSpan<'a> {
 ///
 /// A `tracing` span rather than a [`ClientSpan`]: these requests are not made inside a request
 /// of ours (a probe, a load generator's request), so there is no current span to start under and
-/// nothing per request to save; and while the request is sent inside it ([`Self::span`] with
-/// `Instrument`), `InjectContext` finds it and sends its `traceparent`.
+/// nothing per request to save; and while the request is sent inside it ([`Self::instrument`]),
+/// `InjectContext` finds it and sends its `traceparent`.
 #[derive(Debug, Clone)]
 pub struct HttpClientSpan(tracing::Span);
 
@@ -253,7 +253,15 @@ impl HttpClientSpan {
         Self(span)
     }
 
-    /// The `tracing` span: send the request inside it (`.instrument(span.span().clone())`).
+    /// `future` (the request, sent with `InjectContext`) run inside the span.
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.0.clone())
+    }
+
+    /// The `tracing` span, to be the parent of log events.
     pub fn span(&self) -> &tracing::Span {
         &self.0
     }
