@@ -17,10 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use telemetry::InjectContext;
-use telemetry::semconv::attribute as semconv;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::Instrument;
 
 /// `loadgen_requests_total{target,status}`.
 pub const REQUESTS_METRIC: &str = "loadgen_requests_total";
@@ -193,8 +191,8 @@ async fn send(
     let span = request_span(request);
     let started = Instant::now();
     let key = ui_key.as_ref().and_then(|(_, key)| key.as_ref());
-    let result = exchange(client, request, key, timeout)
-        .instrument(span.clone())
+    let result = span
+        .instrument(exchange(client, request, key, timeout, &span))
         .await;
     let elapsed = started.elapsed();
     if let (Ok(403), Some((source, used))) = (&result, &ui_key) {
@@ -207,26 +205,15 @@ async fn send(
     stats.record(request.target, &request.key(), &label, elapsed);
 }
 
-/// A root client span with the HTTP semantic conventions' request attributes.
-pub(crate) fn request_span(request: &PlannedRequest) -> tracing::Span {
-    let url = reqwest::Url::parse(&request.url).ok();
-    tracing::info_span!(
-        parent: None,
-        "request",
-        otel.name = request.method.as_str(),
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        { semconv::HTTP_REQUEST_METHOD } = request.method.as_str(),
-        { semconv::URL_FULL } = telemetry::redact_url(&request.url),
-        { semconv::SERVER_ADDRESS } = url.as_ref().map(telemetry::server_address).unwrap_or_default(),
-        { semconv::SERVER_PORT } = url.as_ref().and_then(reqwest::Url::port_or_known_default).map(i64::from),
-        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
-        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
-        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
-        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
-        { semconv::ERROR_TYPE } = tracing::field::Empty,
-        loadgen.target = request.target,
-    )
+/// A root client span with the HTTP semantic conventions' request attributes and the target.
+pub(crate) fn request_span(request: &PlannedRequest) -> telemetry::HttpClientSpan {
+    let span = telemetry::HttpClientSpan::new_trace(
+        &request.method,
+        &request.url,
+        telemetry::SensitiveQuery::Listed,
+    );
+    span.set_attribute("loadgen.target", request.target);
+    span
 }
 
 /// The request with `traceparent` and its robot credential, if any, and its whole body read:
@@ -236,6 +223,7 @@ async fn exchange(
     request: &PlannedRequest,
     ui_key: Option<&UiKey>,
     timeout: Duration,
+    span: &telemetry::HttpClientSpan,
 ) -> reqwest::Result<u16> {
     let mut builder = client
         .request(request.method.clone(), &request.url)
@@ -255,7 +243,7 @@ async fn exchange(
             .body(body);
     }
     let response = builder.inject_context().send().await?;
-    telemetry::record_response(&tracing::Span::current(), &response);
+    span.record_response(&response);
     let status = response.status().as_u16();
     response.bytes().await?;
     Ok(status)
@@ -263,15 +251,14 @@ async fn exchange(
 
 /// Records the outcome on the span; returns the `status` label (the code, or [`TRANSPORT_ERROR`]).
 fn status_label(
-    span: &tracing::Span,
+    span: &telemetry::HttpClientSpan,
     request: &PlannedRequest,
     result: reqwest::Result<u16>,
 ) -> String {
     match result {
         Ok(code) => {
             if code >= 400 {
-                span.record(semconv::ERROR_TYPE, code.to_string());
-                span.record("otel.status_code", "ERROR");
+                span.set_error(&code.to_string());
             }
             code.to_string()
         }
@@ -283,9 +270,8 @@ fn status_label(
             } else {
                 "error"
             };
-            span.record(semconv::ERROR_TYPE, kind);
-            span.record("otel.status_code", "ERROR");
-            tracing::debug!(parent: span, url = %request.url, %error, "request failed");
+            span.set_error(kind);
+            tracing::debug!(parent: span.span(), url = %request.url, %error, "request failed");
             TRANSPORT_ERROR.to_owned()
         }
     }

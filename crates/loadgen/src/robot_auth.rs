@@ -17,9 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use telemetry::InjectContext;
-use telemetry::semconv::attribute as semconv;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 /// robot-control's header for the UI key.
 pub const UI_KEY_HEADER: &str = "x-robot-key";
@@ -130,7 +128,8 @@ struct KeyState {
 /// wait for it instead of reading the page too.
 pub struct UiKeySource {
     page_url: String,
-    /// `page_url` as logs show it (no userinfo, query values redacted).
+    /// `page_url` as logs show it (`telemetry::redact_url`: no userinfo, sensitive query values
+    /// redacted).
     shown_url: String,
     state: tokio::sync::Mutex<KeyState>,
 }
@@ -199,15 +198,12 @@ impl UiKeySource {
                 .inject_context()
                 .send()
                 .await?;
-            telemetry::record_response(&tracing::Span::current(), &response);
+            span.record_response(&response);
             let status = response.status();
             Ok::<_, reqwest::Error>((status, response.text().await?))
         };
-        let outcome = read.instrument(span.clone()).await;
-        let failed = |error_type: &str| {
-            span.record(semconv::ERROR_TYPE, error_type);
-            span.record("otel.status_code", "ERROR");
-        };
+        let outcome = span.instrument(read).await;
+        let failed = |error_type: &str| span.set_error(error_type);
         match outcome {
             Ok((status, page)) if status.is_success() => {
                 let key = key_in_page(&page);

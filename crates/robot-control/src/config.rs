@@ -101,10 +101,16 @@ fn parse_positive_duration(raw: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// `host:port` (a name, an IPv4 address or a bracketed IPv6 one; a port from 1 to 65535), read as
+/// the authority of a URL would be.
 fn parse_host_port(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
-    match raw.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0) => {
+    match raw.parse::<axum::http::uri::Authority>() {
+        Ok(authority)
+            if !authority.host().is_empty()
+                && !raw.contains('@')
+                && authority.port_u16().is_some_and(|port| port != 0) =>
+        {
             Ok(raw.to_owned())
         }
         _ => Err("expected host:port, e.g. 192.168.0.22:8888".to_owned()),
@@ -122,6 +128,9 @@ mod tests {
         assert_eq!(parsed.listen_addr, defaults.listen_addr);
         assert_eq!(parsed.driver, DriverKind::Sim);
         assert_eq!(parsed.linus_pigpio_addr, "127.0.0.1:8888");
+        for addr in ["pi.lan:8888", "192.168.0.22:8888", "[fe80::1]:8888"] {
+            assert_eq!(parse_host_port(addr).as_deref(), Ok(addr));
+        }
         assert_eq!(parsed.deadman_timeout, Duration::from_secs(2));
         assert!(parsed.allowed_hosts.is_empty());
         assert!(parsed.robot_token.is_none());
@@ -156,6 +165,11 @@ mod tests {
             ["--deadman-timeout", "0s"],
             ["--deadman-timeout", "soon"],
             ["--linus-pigpio-addr", "no-port"],
+            ["--linus-pigpio-addr", "host:0"],
+            ["--linus-pigpio-addr", ":8888"],
+            ["--linus-pigpio-addr", "host:65536"],
+            ["--linus-pigpio-addr", "a:1:2"],
+            ["--linus-pigpio-addr", "user@host:8888"],
             ["--robot-driver", "gpiozero"],
             ["--listen-addr", "6543"],
             ["--allowed-hosts", "*"],

@@ -105,6 +105,7 @@ pub use crate::trace::{
     ClientSpan, ClientSpanTemplate, InjectContext, flush_spans, record_error, record_response,
     redact_url, server_address,
 };
+pub use crate::trace::{HttpClientSpan, SensitiveQuery, redact_url_with};
 /// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;
@@ -112,14 +113,16 @@ pub use opentelemetry_semantic_conventions as semconv;
 // Metrics (metrics/): the request-duration buckets, and helpers for families a service renders
 // itself (`ops_router_with`).
 
-pub use crate::metrics::{HTTP_DURATION_BUCKETS, escape_label_value, write_family};
+pub use crate::metrics::{
+    ExpositionFormat, HTTP_DURATION_BUCKETS, escape_label_value, write_family,
+};
 
 // HTTP serving (http/): the layer, its service and response future, the ops routes, and the
 // `/metrics` text.
 
 pub use crate::http::{
     Exposition, HttpLayer, HttpService, Readiness, ResponseFuture, always_ready, ops_router,
-    ops_router_with, render_metrics,
+    ops_router_with, render_exposition, render_metrics,
 };
 
 use crate::trace::installed::{self, AttributePolicy, Installed};

@@ -17,8 +17,6 @@ use reqwest::{StatusCode, Url};
 use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::InjectContext;
-use telemetry::semconv::attribute as semconv;
-use tracing::Instrument;
 
 /// The body is read and discarded (so a slow body counts against the timeout); a body longer
 /// than this is not a complete answer: the probe fails with `result="error"` rather than
@@ -93,67 +91,54 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 
 /// Probes `target` once. Never fails: every problem is an [`Outcome`] that is not up.
 pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
-    let url = &target.request_url;
-    // The HTTP client span of the semantic conventions; `url.full` in its shown form (no
-    // userinfo, every query value redacted), like everything else the prober shows.
-    let span = tracing::info_span!(
-        parent: None,
-        "probe",
-        otel.name = target.method.as_str(),
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        { semconv::HTTP_REQUEST_METHOD } = target.method.as_str(),
-        { semconv::URL_FULL } = target.url.as_str(),
-        { semconv::SERVER_ADDRESS } = telemetry::server_address(url),
-        { semconv::SERVER_PORT } = url.port_or_known_default().map(i64::from),
-        { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
-        { semconv::HTTP_REQUEST_RESEND_COUNT } = tracing::field::Empty,
-        { semconv::NETWORK_PROTOCOL_VERSION } = tracing::field::Empty,
-        { semconv::NETWORK_PEER_ADDRESS } = tracing::field::Empty,
-        { semconv::NETWORK_PEER_PORT } = tracing::field::Empty,
-        { semconv::ERROR_TYPE } = tracing::field::Empty,
+    // The HTTP client span of the semantic conventions; `url.full` is the URL requested, redacted
+    // by the rules of everything the prober shows (no userinfo, every query value redacted).
+    let span = telemetry::HttpClientSpan::new_trace(
+        &target.method,
+        target.request_url.as_str(),
+        telemetry::SensitiveQuery::All,
     );
     let checked_at = SystemTime::now();
     let started = Instant::now();
-    let outcome = async {
-        match tokio::time::timeout(target.timeout, exchange(client, target)).await {
-            Err(_) => (
-                ResultKind::Timeout,
-                None,
-                Some(format!(
-                    "no complete response within {}s",
-                    target.timeout.as_secs_f64()
-                )),
-            ),
-            Ok(Err(Failure::Http(error))) => (classify(&error), None, Some(describe(error))),
-            Ok(Err(Failure::TooManyRedirects)) => (
-                ResultKind::Error,
-                None,
-                Some(format!("more than {MAX_REDIRECTS} redirects")),
-            ),
-            Ok(Ok(Response {
-                status,
-                complete: false,
-            })) => (
-                ResultKind::Error,
-                Some(status),
-                Some(format!(
-                    "response body longer than {} MiB",
-                    MAX_BODY_BYTES >> 20
-                )),
-            ),
-            Ok(Ok(Response { status, .. })) if target.expected.matches(status) => {
-                (ResultKind::Up, Some(status), None)
+    let outcome = span
+        .instrument(async {
+            match tokio::time::timeout(target.timeout, exchange(client, target, &span)).await {
+                Err(_) => (
+                    ResultKind::Timeout,
+                    None,
+                    Some(format!(
+                        "no complete response within {}s",
+                        target.timeout.as_secs_f64()
+                    )),
+                ),
+                Ok(Err(Failure::Http(error))) => (classify(&error), None, Some(describe(error))),
+                Ok(Err(Failure::TooManyRedirects)) => (
+                    ResultKind::Error,
+                    None,
+                    Some(format!("more than {MAX_REDIRECTS} redirects")),
+                ),
+                Ok(Ok(Response {
+                    status,
+                    complete: false,
+                })) => (
+                    ResultKind::Error,
+                    Some(status),
+                    Some(format!(
+                        "response body longer than {} MiB",
+                        MAX_BODY_BYTES >> 20
+                    )),
+                ),
+                Ok(Ok(Response { status, .. })) if target.expected.matches(status) => {
+                    (ResultKind::Up, Some(status), None)
+                }
+                Ok(Ok(Response { status, .. })) => (
+                    ResultKind::UnexpectedStatus,
+                    Some(status),
+                    Some(format!("unexpected status {status}")),
+                ),
             }
-            Ok(Ok(Response { status, .. })) => (
-                ResultKind::UnexpectedStatus,
-                Some(status),
-                Some(format!("unexpected status {status}")),
-            ),
-        }
-    }
-    .instrument(span.clone())
-    .await;
+        })
+        .await;
     let (result, status, error) = outcome;
     let elapsed = started.elapsed();
     if result != ResultKind::Up {
@@ -161,10 +146,9 @@ pub async fn probe(client: &reqwest::Client, target: &Target) -> Outcome {
             (ResultKind::UnexpectedStatus, Some(status)) => status.to_string(),
             _ => result.as_str().to_owned(),
         };
-        span.record(semconv::ERROR_TYPE, error_type);
-        span.record("otel.status_code", "ERROR");
+        span.set_error(&error_type);
     }
-    tracing::debug!(parent: &span, url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
+    tracing::debug!(parent: span.span(), url = %target.url, result = result.as_str(), ?status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, error, "probed");
     Outcome {
         result,
         status,
@@ -194,7 +178,11 @@ impl From<reqwest::Error> for Failure {
 
 /// Sends the request, follows redirects (at most [`MAX_REDIRECTS`]), and reads (discarding) the
 /// final body up to the cap.
-async fn exchange(client: &reqwest::Client, target: &Target) -> Result<Response, Failure> {
+async fn exchange(
+    client: &reqwest::Client,
+    target: &Target,
+    span: &telemetry::HttpClientSpan,
+) -> Result<Response, Failure> {
     let configured = &target.request_url;
     let mut url = configured.clone();
     let mut on_configured_origin = true;
@@ -220,14 +208,10 @@ async fn exchange(client: &reqwest::Client, target: &Target) -> Result<Response,
             let _ = url.set_password(configured.password());
         }
     };
-    let span = tracing::Span::current();
-    telemetry::record_response(&span, &response);
+    span.record_response(&response);
     if redirects > 0 {
         // The conventions count redirects as resends.
-        span.record(
-            semconv::HTTP_REQUEST_RESEND_COUNT,
-            i64::try_from(redirects).unwrap_or(i64::MAX),
-        );
+        span.record_resend_count(redirects);
     }
     let status = response.status().as_u16();
     let mut read = 0usize;

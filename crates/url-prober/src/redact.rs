@@ -1,53 +1,19 @@
 //! How a configured URL is shown. The URL a probe requests may hold secrets — `user:password@`,
 //! `?token=...` — so everything the prober shows (the `url` label, `/queryurl`, logs, span
-//! attributes, error messages) uses [`redact_url`]'s form instead: the userinfo and the fragment
-//! removed, every query value replaced by `REDACTED` (the OpenTelemetry HTTP semantic
-//! conventions' placeholder for `url.full`), the query keys kept so the URL stays recognisable.
-
-/// What every query value is replaced with.
-pub const REDACTED: &str = "REDACTED";
+//! attributes, error messages) uses [`redact_url`]'s form instead.
+//!
+//! The rules are telemetry's, the one rule set for every URL the workspace shows (telemetry's
+//! `trace/redact.rs` says what they are and why): the userinfo and the fragment removed, query
+//! values `REDACTED`, the keys kept so the URL stays recognisable. The prober asks for every
+//! query value to be redacted, not only those of the listed sensitive keys: an operator's URL
+//! often carries an API key under a name no list knows (`token`, `api_key`).
 
 /// `text`, a URL as written (valid or not), without what may be secret.
 ///
-/// It works on the text rather than a parsed URL so the shown form stays as written (no added
-/// trailing slash) and so an invalid URL can be quoted in an error message. It follows the WHATWG
-/// URL rules the probe's parser (`url`) applies to http(s): the authority runs from the `//`
-/// after the scheme to the first `/`, `\`, `?` or `#`, and its userinfo up to its last `@`.
+/// It works on the text rather than a parsed URL, so the shown form stays as written (no added
+/// trailing slash) and an invalid URL can be quoted in an error message.
 pub fn redact_url(text: &str) -> String {
-    let without_fragment = text.split('#').next().unwrap_or_default();
-    let (before_query, query) = match without_fragment.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (without_fragment, None),
-    };
-    let mut shown = without_userinfo(before_query);
-    if let Some(query) = query {
-        shown.push('?');
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) => format!("{key}={REDACTED}"),
-                None => pair.to_owned(),
-            })
-            .collect();
-        shown.push_str(&pairs.join("&"));
-    }
-    shown
-}
-
-/// `scheme://user:password@host/path` → `scheme://host/path`.
-fn without_userinfo(text: &str) -> String {
-    let Some(colon) = text.find(':') else {
-        return text.to_owned();
-    };
-    let after_scheme = &text[colon + 1..];
-    let slashes = after_scheme.len() - after_scheme.trim_start_matches(['/', '\\']).len();
-    let authority_start = colon + 1 + slashes;
-    let rest = &text[authority_start..];
-    let authority_end = rest.find(['/', '\\']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}{}", &text[..authority_start], &rest[at + 1..]),
-        None => text.to_owned(),
-    }
+    telemetry::redact_url_with(text, telemetry::SensitiveQuery::All)
 }
 
 #[cfg(test)]

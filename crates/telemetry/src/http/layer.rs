@@ -10,7 +10,8 @@
 //! its cached name alone, and what only a recorded span needs (attributes, copies of the request's
 //! strings) is built after the sampler said it is recorded.
 
-use crate::http::route_cache::{self, METHODS, NOT_MEASURED, Route, method_index, status_label};
+use crate::http::ops::OPS_PATHS;
+use crate::http::route_cache::{self, METHODS, Route, method_index, status_label};
 use crate::http::server_span::ServerSpan;
 use crate::http::span_attributes;
 use crate::metrics::http_metrics::{self, ActiveRequest};
@@ -83,8 +84,12 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let route = match request.extensions().get::<MatchedPath>() {
-            Some(matched) => route_cache::matched(matched.as_str()),
-            None if NOT_MEASURED.contains(&request.uri().path()) => {
+            // The ops routes are neither measured nor traced: scrapes and probes would drown the
+            // real traffic. Matched (the ops router merged in) or not (served by another router).
+            Some(matched) => {
+                route_cache::matched(matched.as_str(), |template| !OPS_PATHS.contains(&template))
+            }
+            None if OPS_PATHS.contains(&request.uri().path()) => {
                 return self.unmeasured(request);
             }
             None => route_cache::unmatched(),

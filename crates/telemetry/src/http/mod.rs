@@ -20,4 +20,4 @@ pub(crate) mod span_attributes;
 
 pub use layer::{HttpLayer, HttpService, ResponseFuture};
 pub use ops::{Exposition, Readiness, always_ready, ops_router, ops_router_with};
-pub use scrape::render_metrics;
+pub use scrape::{render_exposition, render_metrics};

@@ -11,6 +11,15 @@ use serde_json::json;
 use std::future::Future;
 use std::time::Duration;
 
+/// Prometheus scrapes it: the metrics, in the format the scraper asks for.
+pub(crate) const METRICS_PATH: &str = "/metrics";
+/// Liveness: the process answers.
+pub(crate) const HEALTHZ_PATH: &str = "/healthz";
+/// Readiness: the service's dependency answers.
+pub(crate) const READYZ_PATH: &str = "/readyz";
+/// The ops routes' paths, which the HTTP layer neither measures nor traces.
+pub(crate) const OPS_PATHS: [&str; 3] = [METRICS_PATH, HEALTHZ_PATH, READYZ_PATH];
+
 /// How long `/readyz` waits for the service's check before answering 503.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -72,18 +81,18 @@ where
 {
     Router::new()
         .route(
-            "/metrics",
+            METRICS_PATH,
             get(move |headers: HeaderMap| {
                 let extra = extra.clone();
                 async move { metrics(&headers, &extra) }
             }),
         )
         .route(
-            "/healthz",
+            HEALTHZ_PATH,
             get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
         .route(
-            "/readyz",
+            READYZ_PATH,
             get(move || {
                 let readiness = readiness.clone();
                 async move { ready(readiness).await }

@@ -15,16 +15,13 @@ use crate::metrics::http_metrics::{self, ActiveRequests, DurationHistogram, Dura
 use crate::trace::installed;
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The `http_route` label of requests no route matched (404s on random paths).
 pub(crate) const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// Paths that are never measured or traced: scrapes and probes would drown the real traffic.
-pub(crate) const NOT_MEASURED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 
 /// The `http.request.method` values: the methods the HTTP conventions (1.42) know, `QUERY`
 /// (development) among them, and `_OTHER` for the rest (so a made-up method cannot add series:
@@ -71,7 +68,8 @@ pub(crate) struct Route {
     pub label: &'static str,
     /// A route matched: its spans carry `http.route` and are named after it.
     pub matched: bool,
-    /// False for the scrape and probe routes, which are neither measured nor traced.
+    /// False for the scrape and probe routes, which are neither measured nor traced (the layer
+    /// says which they are).
     pub measured: bool,
     /// `"{method} {template}"` (the method alone when unmatched), per method; `HTTP` stands for
     /// the method of `_OTHER` requests.
@@ -80,11 +78,11 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    fn new(label: &'static str, matched: bool) -> Self {
+    fn new(label: &'static str, matched: bool, measured: bool) -> Self {
         Self {
             label,
             matched,
-            measured: !(matched && NOT_MEASURED.contains(&label)),
+            measured,
             span_names: std::array::from_fn(|i| {
                 if matched {
                     leak(format!("{} {label}", span_name_method(i)))
@@ -156,48 +154,14 @@ struct Registry {
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
 
 /// A thread's copy of what it has looked up so far (the registry's entries, never others).
+///
+/// Hashed with rustc's FxHash (`rustc-hash`): the keys are route templates and this crate's own
+/// addresses and numbers, never request data, so a keyed hash (SipHash, which cost as much as the
+/// rest of the lookup) is not needed against flooding.
 #[derive(Default)]
 struct ThreadCache {
-    routes: HashMap<&'static str, &'static Route, BuildHasherDefault<FxHasher>>,
-    series: HashMap<SeriesKey, &'static DurationSeries, BuildHasherDefault<FxHasher>>,
-}
-
-/// The multiply-rotate hash of rustc (FxHash). The keys hashed here are route templates and this
-/// crate's own addresses and numbers, never request data, so a keyed hash (SipHash, which cost as
-/// much as the rest of the lookup) is not needed against flooding.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        for byte in chunks.remainder() {
-            self.add(u64::from(*byte));
-        }
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    routes: FxHashMap<&'static str, &'static Route>,
+    series: FxHashMap<SeriesKey, &'static DurationSeries>,
 }
 
 thread_local! {
@@ -213,7 +177,8 @@ fn leak(s: String) -> &'static str {
 }
 
 /// The route of a matched template.
-pub(crate) fn matched(template: &str) -> &'static Route {
+/// `measured` says whether a template seen for the first time is measured (asked once per route).
+pub(crate) fn matched(template: &str, measured: impl FnOnce(&str) -> bool) -> &'static Route {
     let cached = CACHE.with(|cache| cache.borrow().routes.get(template).copied());
     if let Some(route) = cached {
         return route;
@@ -223,8 +188,12 @@ pub(crate) fn matched(template: &str) -> &'static Route {
         match registry.routes.get(template) {
             Some(route) => *route,
             None => {
-                let route: &'static Route =
-                    Box::leak(Box::new(Route::new(leak(template.to_owned()), true)));
+                let measured = measured(template);
+                let route: &'static Route = Box::leak(Box::new(Route::new(
+                    leak(template.to_owned()),
+                    true,
+                    measured,
+                )));
                 registry.routes.insert(route.label, route);
                 route
             }
@@ -240,7 +209,7 @@ pub(crate) fn unmatched() -> &'static Route {
     UNMATCHED.get_or_init(|| {
         *registry()
             .unmatched
-            .get_or_insert_with(|| Box::leak(Box::new(Route::new(UNMATCHED_ROUTE, false))))
+            .get_or_insert_with(|| Box::leak(Box::new(Route::new(UNMATCHED_ROUTE, false, true))))
     })
 }
 

@@ -9,10 +9,7 @@ use crate::trace::installed;
 
 /// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
 /// families `extra` appends (Prometheus text); `None` before [`crate::init`].
-pub(crate) fn render_exposition(
-    format: ExpositionFormat,
-    extra: &dyn Fn(&mut String),
-) -> Option<Vec<u8>> {
+pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
     let exemplars = (format != ExpositionFormat::Prometheus).then(route_cache::exemplars);
     // The duration series before the text too: a series the text has is then among them.

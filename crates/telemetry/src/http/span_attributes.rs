@@ -4,10 +4,12 @@
 //! Built only for spans that are recorded, with values redacted and cut to the attribute length
 //! limit before they are copied (see `redact`).
 
+use crate::trace::client_span::{protocol_version, server_address};
 use crate::trace::redact::{limited, redact_query};
 use axum::extract::ConnectInfo;
 use http::header::HeaderName;
-use http::{HeaderMap, Request, Version};
+use http::uri::Authority;
+use http::{HeaderMap, Request};
 use opentelemetry::trace::Span;
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -54,12 +56,12 @@ pub(crate) fn add_request_attributes<B>(
         semconv::NETWORK_PROTOCOL_VERSION,
         protocol_version(request.version()),
     ));
-    if let Some((host, port)) = server_authority(headers, uri) {
+    if let Some(authority) = server_authority(headers, uri) {
         span.set_attribute(KeyValue::new(
             semconv::SERVER_ADDRESS,
-            limited(host).to_owned(),
+            limited(server_address(&authority)).to_owned(),
         ));
-        if let Some(port) = port {
+        if let Some(port) = authority.port_u16() {
             span.set_attribute(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
     }
@@ -102,41 +104,20 @@ pub(crate) fn add_request_attributes<B>(
     }
 }
 
-/// The host and port the client addressed: `X-Forwarded-Host` (set by a reverse proxy), else the
-/// request target's authority (HTTP/2 `:authority`, absolute-form), else `Host`.
-fn server_authority<'a>(
-    headers: &'a HeaderMap,
-    uri: &'a http::Uri,
-) -> Option<(&'a str, Option<u16>)> {
+/// The authority the client addressed: `X-Forwarded-Host` (set by a reverse proxy), else the
+/// request target's authority (HTTP/2 `:authority`, absolute-form), else `Host`; the first of them
+/// that is a valid authority.
+fn server_authority(headers: &HeaderMap, uri: &http::Uri) -> Option<Authority> {
     let header = |name: http::header::HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .and_then(|v| Authority::try_from(v.trim()).ok())
     };
-    let raw = header(X_FORWARDED_HOST)
-        .or_else(|| uri.authority().map(http::uri::Authority::as_str))
-        .or_else(|| header(http::header::HOST))?;
-    Some(split_host_port(raw))
-}
-
-/// `host[:port]`, `[v6]:port` → (host without brackets, port).
-fn split_host_port(raw: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = raw.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (raw, None),
-        };
-    }
-    match raw.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => match port.parse() {
-            Ok(port) => (host, Some(port)),
-            Err(_) => (raw, None),
-        },
-        _ => (raw, None),
-    }
+    header(X_FORWARDED_HOST)
+        .or_else(|| uri.authority().cloned())
+        .or_else(|| header(http::header::HOST))
 }
 
 /// The original client behind proxies: the first `X-Forwarded-For` entry, when it is an address.
@@ -178,17 +159,6 @@ fn ip_string(ip: IpAddr) -> Arc<str> {
     }
 }
 
-fn protocol_version(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,14 +180,40 @@ mod tests {
     }
 
     #[test]
-    fn host_and_port_are_split_like_the_conventions_say() {
+    fn the_authority_comes_from_the_proxy_then_the_target_then_host() {
+        let authority = |headers: &[(&'static str, &str)], uri: &str| {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(*name, value.parse().unwrap());
+            }
+            let authority = server_authority(&map, &uri.parse().unwrap())?;
+            Some((server_address(&authority).to_owned(), authority.port_u16()))
+        };
+        let found = |host: &str, port| Some((host.to_owned(), port));
         assert_eq!(
-            split_host_port("example.com:8080"),
-            ("example.com", Some(8080))
+            authority(&[("host", "example.com:8080")], "/"),
+            found("example.com", Some(8080))
         );
-        assert_eq!(split_host_port("example.com"), ("example.com", None));
-        assert_eq!(split_host_port("[::1]:5000"), ("::1", Some(5000)));
-        assert_eq!(split_host_port("[::1]"), ("::1", None));
-        assert_eq!(split_host_port("host:notaport"), ("host:notaport", None));
+        assert_eq!(authority(&[("host", "[::1]")], "/"), found("::1", None));
+        assert_eq!(
+            authority(&[("host", "host:notaport")], "/"),
+            found("host", None),
+            "a port that is not a number is left out"
+        );
+        assert_eq!(
+            authority(
+                &[("host", "b:2"), ("x-forwarded-host", "a.example:1, proxy")],
+                "/"
+            ),
+            found("a.example", Some(1))
+        );
+        assert_eq!(
+            authority(&[("host", "b:2")], "http://[::1]:5000/x"),
+            found("::1", Some(5000))
+        );
+        assert_eq!(
+            authority(&[("host", "a b"), ("x-forwarded-host", "")], "/"),
+            None
+        );
     }
 }

@@ -27,7 +27,7 @@ const PROTOBUF_CONTENT_TYPE: &str =
 
 /// An exposition format of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExpositionFormat {
+pub enum ExpositionFormat {
     /// `text/plain; version=0.0.4`: no exemplars.
     Prometheus,
     /// `application/openmetrics-text; version=1.0.0`: with exemplars.

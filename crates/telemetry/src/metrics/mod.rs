@@ -20,5 +20,6 @@ pub(crate) mod protobuf;
 pub(crate) mod recorder;
 pub(crate) mod text;
 
+pub use exposition::ExpositionFormat;
 pub use recorder::HTTP_DURATION_BUCKETS;
 pub use text::{escape_label_value, write_family};

@@ -1,12 +1,14 @@
 //! Client spans: [`ClientSpan`], a span made without a `tracing` span in between, for calls made
-//! on every request (redis-counter's `INCR`); and the attribute values of HTTP client spans (made
-//! with `tracing` by the services), as the OpenTelemetry HTTP semantic conventions define them, so
-//! every client reports them alike. Such a `tracing` span declares the fields
-//! (`{ semconv::attribute::NETWORK_PEER_ADDRESS } = Empty`, ...).
+//! on every request (redis-counter's `INCR`); and [`HttpClientSpan`], the span of an outgoing HTTP
+//! request (loadgen's requests, url-prober's probes) with the attributes the OpenTelemetry HTTP
+//! semantic conventions define, so every client reports them alike. Also the pieces both sides of
+//! HTTP share: `server.address` from an [`Authority`], `network.protocol.version`.
 
 use crate::trace::direct_span::DirectSpan;
 use crate::trace::installed::{direct_spans, server_tracer};
 use crate::trace::otlp::encode::encode_attributes;
+use crate::trace::redact::{SensitiveQuery, redact_url_with};
+use http::uri::{Authority, Scheme};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
@@ -14,6 +16,8 @@ use opentelemetry_sdk::trace::{
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
 use std::sync::OnceLock;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Room for a client span's attributes: the database and HTTP conventions' dozen, so neither the
 /// caller's list nor the span's grows.
@@ -207,12 +211,109 @@ impl<'a> ClientSpan<'a> {
     }
 }
 
-/// `server.address` of a URL: its host, an IPv6 address without brackets.
-pub fn server_address(url: &reqwest::Url) -> &str {
-    let host = url.host_str().unwrap_or_default();
+/// The client span of an outgoing HTTP request, the root of a new trace: a `tracing` span named
+/// after the method (as the conventions name client spans), with `http.request.method`,
+/// `url.full` (redacted: see [`crate::redact_url`]'s rules), `server.address` and `server.port`
+/// from the start, and the response's attributes or the error once known.
+///
+/// A `tracing` span rather than a [`ClientSpan`]: these requests are not made inside a request
+/// of ours (a probe, a load generator's request), so there is no current span to start under and
+/// nothing per request to save; and while the request is sent inside it ([`Self::instrument`]),
+/// `InjectContext` finds it and sends its `traceparent`.
+#[derive(Debug, Clone)]
+pub struct HttpClientSpan(tracing::Span);
+
+impl HttpClientSpan {
+    /// Starts the span of a `method` request to `url` (as sent, secrets included: only its
+    /// redacted form, with `sensitive`'s query values hidden, is recorded).
+    pub fn new_trace(method: &http::Method, url: &str, sensitive: SensitiveQuery) -> Self {
+        let uri = url.parse::<http::Uri>().ok();
+        let authority = uri.as_ref().and_then(http::Uri::authority);
+        let port = authority.and_then(Authority::port_u16).or_else(|| {
+            match uri.as_ref().and_then(http::Uri::scheme) {
+                Some(scheme) if *scheme == Scheme::HTTP => Some(80),
+                Some(scheme) if *scheme == Scheme::HTTPS => Some(443),
+                _ => None,
+            }
+        });
+        let span = tracing::info_span!(
+            parent: None,
+            "HTTP client",
+            otel.name = method.as_str(),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            { semconv::HTTP_REQUEST_METHOD } = method.as_str(),
+            { semconv::URL_FULL } = redact_url_with(url, sensitive),
+            { semconv::SERVER_ADDRESS } = authority.map(server_address).unwrap_or_default(),
+            { semconv::SERVER_PORT } = port.map(i64::from),
+            { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { semconv::HTTP_REQUEST_RESEND_COUNT } = Empty,
+            { semconv::NETWORK_PROTOCOL_VERSION } = Empty,
+            { semconv::NETWORK_PEER_ADDRESS } = Empty,
+            { semconv::NETWORK_PEER_PORT } = Empty,
+            { semconv::ERROR_TYPE } = Empty,
+        );
+        Self(span)
+    }
+
+    /// `future` (the request, sent with `InjectContext`) run inside the span.
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.0.clone())
+    }
+
+    /// The `tracing` span, to be the parent of log events.
+    pub fn span(&self) -> &tracing::Span {
+        &self.0
+    }
+
+    /// Adds an attribute of the caller's own (named in docs/semconv/registry.yaml).
+    pub fn set_attribute(&self, key: &'static str, value: impl Into<opentelemetry::Value>) {
+        self.0.set_attribute(key, value);
+    }
+
+    /// Records the response's attributes ([`record_response`]).
+    pub fn record_response(&self, response: &reqwest::Response) {
+        record_response(&self.0, response);
+    }
+
+    /// `http.request.resend_count`: the conventions count followed redirects and retries.
+    pub fn record_resend_count(&self, count: usize) {
+        self.0.record(
+            semconv::HTTP_REQUEST_RESEND_COUNT,
+            i64::try_from(count).unwrap_or(i64::MAX),
+        );
+    }
+
+    /// Marks the request failed: `error.type` (the status code, or a low-cardinality class of
+    /// error) and status `Error`.
+    pub fn set_error(&self, error_type: &str) {
+        self.0.record(semconv::ERROR_TYPE, error_type);
+        self.0.record("otel.status_code", "ERROR");
+    }
+}
+
+/// `server.address` of an authority: its host, an IPv6 address without its brackets (the
+/// conventions' form). The port is the authority's `port_u16()`.
+pub fn server_address(authority: &Authority) -> &str {
+    let host = authority.host();
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host)
+}
+
+/// `network.protocol.version` of an HTTP version.
+pub(crate) fn protocol_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "other",
+    }
 }
 
 /// Records `http.response.status_code`, `network.protocol.version` and `network.peer.*` of a
@@ -223,17 +324,32 @@ pub fn record_response(span: &tracing::Span, response: &reqwest::Response) {
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(response.status().as_u16()),
     );
-    let version = match response.version() {
-        reqwest::Version::HTTP_09 => "0.9",
-        reqwest::Version::HTTP_10 => "1.0",
-        reqwest::Version::HTTP_11 => "1.1",
-        reqwest::Version::HTTP_2 => "2",
-        reqwest::Version::HTTP_3 => "3",
-        _ => "other",
-    };
-    span.record(semconv::NETWORK_PROTOCOL_VERSION, version);
+    span.record(
+        semconv::NETWORK_PROTOCOL_VERSION,
+        protocol_version(response.version()),
+    );
     if let Some(peer) = response.remote_addr() {
         span.record(semconv::NETWORK_PEER_ADDRESS, peer.ip().to_string());
         span.record(semconv::NETWORK_PEER_PORT, i64::from(peer.port()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_address_is_the_host_without_brackets() {
+        for (authority, address, port) in [
+            ("example.com:8080", "example.com", Some(8080)),
+            ("example.com", "example.com", None),
+            ("user:pw@example.com:81", "example.com", Some(81)),
+            ("[::1]:5000", "::1", Some(5000)),
+            ("[::1]", "::1", None),
+        ] {
+            let authority: Authority = authority.parse().unwrap();
+            assert_eq!(server_address(&authority), address);
+            assert_eq!(authority.port_u16(), port);
+        }
     }
 }

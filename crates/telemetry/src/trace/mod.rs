@@ -7,9 +7,9 @@
 //! - `processor`: our bounded batch processor (drops counted); `otlp`: the OTLP/gRPC exporter,
 //!   writing each span's protobuf once (`otlp::encode`, `otlp::grpc`).
 //! - `direct_span`: with gRPC, per-request spans made without the SDK and encoded as they end;
-//!   `client_span`: [`ClientSpan`] and the attributes HTTP client spans record from a response.
-//! - `redact`: sensitive query values redacted; `attribute_limit`: attribute values cut to the
-//!   length limit.
+//!   `client_span`: [`ClientSpan`], and [`HttpClientSpan`] for outgoing HTTP requests.
+//! - `redact`: the one rule set for URLs shown anywhere (credentials, fragment, sensitive query
+//!   values); `attribute_limit`: attribute values cut to the length limit.
 //! - `propagation`: W3C `traceparent`/`baggage` in and out ([`InjectContext`] for reqwest).
 //! - `span_errors`: [`record_error`], a failure on a `tracing` span as the conventions record it.
 //! - `logs`: the `tracing` subscriber: JSON or pretty log lines carrying the current trace and
@@ -30,8 +30,10 @@ pub(crate) mod sampling;
 pub(crate) mod span_errors;
 pub(crate) mod tracer;
 
-pub use client_span::{ClientSpan, ClientSpanTemplate, record_response, server_address};
+pub use client_span::{
+    ClientSpan, ClientSpanTemplate, HttpClientSpan, record_response, server_address,
+};
 pub use installed::flush_spans;
 pub use propagation::InjectContext;
-pub use redact::redact_url;
+pub use redact::{SensitiveQuery, redact_url, redact_url_with};
 pub use span_errors::record_error;

@@ -161,19 +161,9 @@ fn resource(config: &TelemetryConfig) -> Resource {
 /// `service.instance.id`: a random UUID (version 4), new for every process, so two replicas of
 /// a service are two instances in Jaeger, as the semantic conventions recommend.
 fn instance_id() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

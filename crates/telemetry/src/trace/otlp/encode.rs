@@ -22,13 +22,10 @@ use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use prost::Message as _;
+use prost::encoding::WireType::{self, LengthDelimited, SixtyFourBit, ThirtyTwoBit, Varint};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint};
+use prost::length_delimiter_len;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Protobuf wire types.
-const VARINT: u32 = 0;
-const FIXED64: u32 = 1;
-const LEN: u32 = 2;
-const FIXED32: u32 = 5;
 
 /// `SpanFlags` of trace.proto: the flags say whether the parent is remote.
 const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
@@ -89,12 +86,12 @@ impl TraceEncoder {
             + scopes.iter().map(|s| len_field_len(s.len)).sum::<usize>()
             + len_field_len_nonempty(3, self.schema_url.len());
         let mut out = Vec::with_capacity(len_field_len(resource_spans_len));
-        put_key(&mut out, 1, LEN);
-        put_varint(&mut out, resource_spans_len as u64);
+        put_key(&mut out, 1, LengthDelimited);
+        put_length(&mut out, resource_spans_len);
         put_len_field(&mut out, 1, &self.resource);
         for (index, scope) in scopes.iter().enumerate() {
-            put_key(&mut out, 2, LEN);
-            put_varint(&mut out, scope.len as u64);
+            put_key(&mut out, 2, LengthDelimited);
+            put_length(&mut out, scope.len);
             out.extend_from_slice(&scope.header);
             for (span, _) in spans.iter().zip(&scope_of).filter(|(_, i)| **i == index) {
                 put_len_field(&mut out, 2, &span.bytes);
@@ -351,15 +348,15 @@ fn put_key_value(out: &mut Vec<u8>, field: u32, kv: &KeyValue, limit: usize) {
 fn put_any_value(value: &Value, limit: usize, out: &mut Vec<u8>) {
     match value {
         Value::Bool(v) => {
-            put_key(out, 2, VARINT);
-            put_varint(out, u64::from(*v));
+            put_key(out, 2, Varint);
+            encode_varint(u64::from(*v), out);
         }
         Value::I64(v) => {
-            put_key(out, 3, VARINT);
-            put_varint(out, *v as u64);
+            put_key(out, 3, Varint);
+            encode_varint(*v as u64, out);
         }
         Value::F64(v) => {
-            put_key(out, 4, FIXED64);
+            put_key(out, 4, SixtyFourBit);
             out.extend_from_slice(&v.to_bits().to_le_bytes());
         }
         Value::String(s) => put_len_field(out, 1, truncate(s.as_str(), limit).as_bytes()),
@@ -383,12 +380,16 @@ fn put_any_value(value: &Value, limit: usize, out: &mut Vec<u8>) {
     }
 }
 
+// The wire format's primitives are prost's (`encode_key`, `encode_varint`, `encoded_len_varint`,
+// `length_delimiter_len`), the very functions prost's generated code (and so opentelemetry-otlp)
+// writes with; what is here is only how fields are laid out and when they are left out.
+
 /// A length-delimited field whose body `write` writes. Its length is known only once written:
 /// one byte is reserved for it and widened in place in the rare case the body reaches 128
 /// bytes, so nothing is sized in a pass of its own.
 #[inline]
 fn put_message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
-    put_key(out, field, LEN);
+    put_key(out, field, LengthDelimited);
     let at = out.len();
     out.push(0);
     write(out);
@@ -396,40 +397,28 @@ fn put_message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) 
     if len < 0x80 {
         out[at] = len as u8;
     } else {
-        let mut prefix = Vec::with_capacity(10);
-        put_varint(&mut prefix, len as u64);
+        let mut prefix = Vec::with_capacity(length_delimiter_len(len));
+        put_length(&mut prefix, len);
         out.splice(at..=at, prefix);
     }
 }
 
 #[inline]
-fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
-    put_varint(out, u64::from((field << 3) | wire_type));
+fn put_key(out: &mut Vec<u8>, field: u32, wire_type: WireType) {
+    encode_key(field, wire_type, out);
 }
 
+/// A length delimiter: the bytes of `prost::encode_length_delimiter`, without its check for a
+/// full buffer, which a `Vec` never is.
 #[inline]
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    if value < 0x80 {
-        out.push(value as u8);
-        return;
-    }
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-#[inline]
-fn varint_len(value: u64) -> usize {
-    // 7 bits per byte; zero still takes one byte.
-    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+fn put_length(out: &mut Vec<u8>, len: usize) {
+    encode_varint(len as u64, out);
 }
 
 /// A length-delimited field (bytes, string, message) whose key fits one byte (field < 16).
 #[inline]
 fn len_field_len(len: usize) -> usize {
-    1 + varint_len(len as u64) + len
+    1 + length_delimiter_len(len) + len
 }
 
 #[inline]
@@ -437,14 +426,14 @@ fn len_field_len_nonempty(field: u32, len: usize) -> usize {
     if len == 0 {
         0
     } else {
-        varint_len(u64::from(field << 3)) + varint_len(len as u64) + len
+        encoded_len_varint(u64::from(field << 3)) + length_delimiter_len(len) + len
     }
 }
 
 #[inline]
 fn put_len_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_key(out, field, LEN);
-    put_varint(out, bytes.len() as u64);
+    put_key(out, field, LengthDelimited);
+    put_length(out, bytes.len());
     out.extend_from_slice(bytes);
 }
 
@@ -459,15 +448,15 @@ fn put_len_field_nonempty(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
 #[inline]
 fn put_varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
     if value != 0 {
-        put_key(out, field, VARINT);
-        put_varint(out, value);
+        put_key(out, field, Varint);
+        encode_varint(value, out);
     }
 }
 
 #[inline]
 fn put_fixed64_field(out: &mut Vec<u8>, field: u32, value: u64) {
     if value != 0 {
-        put_key(out, field, FIXED64);
+        put_key(out, field, SixtyFourBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
@@ -475,7 +464,7 @@ fn put_fixed64_field(out: &mut Vec<u8>, field: u32, value: u64) {
 #[inline]
 fn put_fixed32_field(out: &mut Vec<u8>, field: u32, value: u32) {
     if value != 0 {
-        put_key(out, field, FIXED32);
+        put_key(out, field, ThirtyTwoBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }

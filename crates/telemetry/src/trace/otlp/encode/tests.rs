@@ -182,24 +182,6 @@ fn the_bytes_are_those_opentelemetry_otlp_sends() {
 }
 
 #[test]
-fn varint_lengths_match_the_encoding() {
-    for value in [
-        0,
-        1,
-        127,
-        128,
-        16_383,
-        16_384,
-        u64::from(u32::MAX),
-        u64::MAX,
-    ] {
-        let mut out = Vec::new();
-        put_varint(&mut out, value);
-        assert_eq!(out.len(), varint_len(value), "{value}");
-    }
-}
-
-#[test]
 fn attributes_encoded_ahead_make_the_same_span_as_the_sdks() {
     // A direct client span: part of its attributes encoded once (its template), the rest set on
     // the span, an error status; the same span from the SDK must give the very same bytes.
