@@ -6,6 +6,9 @@
 //!   new (route, method, status) adds an `http_server_request_duration_seconds` label set (17
 //!   series: 14 buckets, `+Inf`, `_sum`, `_count`), each new (route, method) an
 //!   `http_server_active_requests` series; the shape a service's /metrics has;
+//! - `scrape/openmetrics/N`, `scrape/protobuf/N`: the same exposition as `/metrics` answers a
+//!   scraper that asks for OpenMetrics (with the duration buckets' exemplars) or for the protobuf
+//!   format (with native histograms): `telemetry::render_exposition`;
 //! - `scrape/counters/N`: a recorder built the same way holding N counter series (one label set each).
 //!
 //! "Series" = sample lines in the exposition (what Prometheus stores). With `BENCH_OUT_DIR` set,
@@ -114,7 +117,6 @@ fn main() {
         .build()
         .expect("runtime");
     let service = service();
-    let mut group = criterion.benchmark_group("scrape/histograms");
     let mut next = 0;
     for n in SIZES {
         fill_global(&rt, &service, n, &mut next);
@@ -122,11 +124,27 @@ fn main() {
         sizes.push(serde_json::json!({
             "case": format!("histograms/{n}"), "series": series(&body), "bytes": body.len(),
         }));
+        let mut group = criterion.benchmark_group("scrape/histograms");
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(telemetry::render_metrics()));
         });
+        group.finish();
+        // The same series as a scraper asking for OpenMetrics (exemplars) or protobuf (native
+        // histograms) gets them.
+        for (name, format) in [
+            (
+                "scrape/openmetrics",
+                telemetry::ExpositionFormat::OpenMetrics,
+            ),
+            ("scrape/protobuf", telemetry::ExpositionFormat::Protobuf),
+        ] {
+            let mut group = criterion.benchmark_group(name);
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| black_box(telemetry::render_exposition(format, &|_: &mut String| {})));
+            });
+            group.finish();
+        }
     }
-    group.finish();
 
     let mut group = criterion.benchmark_group("scrape/counters");
     for n in SIZES {

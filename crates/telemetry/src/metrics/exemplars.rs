@@ -72,6 +72,20 @@ impl ExemplarSnapshot {
         }
     }
 
+    /// A snapshot taken at a given wall-clock time and instant: the same exposition every run.
+    #[cfg(test)]
+    pub(crate) fn taken_at(
+        series: Vec<SeriesExemplars>,
+        taken_system: SystemTime,
+        taken_instant: Instant,
+    ) -> Self {
+        Self {
+            series,
+            taken_system,
+            taken_instant,
+        }
+    }
+
     /// The exemplars of the series with these labels, one per bucket (`+Inf` last), with the
     /// wall-clock time each was recorded.
     pub(crate) fn of(
