@@ -1,35 +1,37 @@
 //! The body of `/metrics`: the recorder's metrics (`metrics::recorder`), then the HTTP layer's own
-//! families, which live with its per-route state (`route_cache`), in the format the scraper asked
-//! for (`metrics::exposition`, `metrics::protobuf`). It joins the two rooms below, so it sits here.
+//! families, which live with its per-route state (`route_cache`), then the families a service
+//! appends (`ops_router_with`), in the format the scraper asked for. It joins the two rooms below,
+//! so it sits here.
+//!
+//! The layer's families are rendered straight from their cells in each format
+//! (`metrics::http_metrics` for both text formats, with the exemplars in OpenMetrics;
+//! `metrics::protobuf`); only the recorder's text and the service's are converted
+//! (`metrics::exposition`, `metrics::protobuf`), since metrics-exporter-prometheus writes
+//! Prometheus text alone.
 
-use crate::http::route_cache;
-use crate::metrics::exposition::{ExpositionFormat, to_openmetrics};
-use crate::metrics::protobuf;
+use crate::http::route_cache::{self, LayerSeries};
+use crate::metrics::exemplars::ExemplarSnapshot;
+use crate::metrics::exposition::{self, EOF, ExpositionFormat};
+use crate::metrics::http_metrics;
+use crate::metrics::protobuf::{self, LayerScrape};
 use crate::metrics::recorder::{HANDLE, PROCESS};
+use metrics_exporter_prometheus::PrometheusHandle;
 
-/// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, then the
-/// families `extra` appends (Prometheus text); `None` before [`crate::init`].
+/// The whole exposition in `format` (the text formats in UTF-8): the recorder's metrics, the HTTP
+/// layer's families, then the families `extra` appends (Prometheus text); `None` before
+/// [`crate::init`].
 pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
+    let handle = HANDLE.get()?;
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
     let exemplars = (format != ExpositionFormat::Prometheus).then(route_cache::exemplars);
-    // The duration series before the text too: a series the text has is then among them.
-    let durations = (format == ExpositionFormat::Protobuf).then(route_cache::durations);
-    // Whole lines: `render_metrics` ends with a newline.
-    let mut text = render_metrics()?;
-    extra(&mut text);
-    Some(match (format, exemplars) {
-        (ExpositionFormat::OpenMetrics, Some(exemplars)) => {
-            to_openmetrics(&text, Some(&exemplars)).into_bytes()
-        }
-        (ExpositionFormat::Protobuf, Some(exemplars)) => protobuf::encode(
-            &text,
-            &protobuf::DurationScrape {
-                series: &durations.unwrap_or_default(),
-                exemplars: &exemplars,
-            },
-        ),
-        _ => text.into_bytes(),
-    })
+    let layer = route_cache::series();
+    Some(render(
+        format,
+        recorder_text(handle),
+        &layer,
+        exemplars.as_ref(),
+        extra,
+    ))
 }
 
 /// The Prometheus text exposition: the recorder's metrics (process metrics refreshed), then the
@@ -37,6 +39,14 @@ pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) 
 /// [`crate::init`].
 pub fn render_metrics() -> Option<String> {
     let handle = HANDLE.get()?;
+    let layer = route_cache::series();
+    let mut text = recorder_text(handle);
+    http_metrics::render(&mut text, &layer.durations, &layer.active);
+    Some(text)
+}
+
+/// The recorder's Prometheus text (process metrics refreshed first), in whole lines.
+fn recorder_text(handle: &PrometheusHandle) -> String {
     if let Some(process) = PROCESS.get() {
         process.collect();
     }
@@ -44,16 +54,65 @@ pub fn render_metrics() -> Option<String> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    route_cache::render(&mut text);
-    Some(text)
+    text
+}
+
+/// One exposition in `format`: the recorder's text, the layer's series (exemplars taken before
+/// them; `None` only for Prometheus text, which has no exemplars), and `extra`'s families.
+fn render(
+    format: ExpositionFormat,
+    mut recorder: String,
+    layer: &LayerSeries,
+    exemplars: Option<&ExemplarSnapshot>,
+    extra: &dyn Fn(&mut String),
+) -> Vec<u8> {
+    let (durations, active) = (&layer.durations[..], &layer.active[..]);
+    if format == ExpositionFormat::Prometheus {
+        http_metrics::render(&mut recorder, durations, active);
+        extra(&mut recorder);
+        return recorder.into_bytes();
+    }
+    let none;
+    let exemplars = match exemplars {
+        Some(exemplars) => exemplars,
+        None => {
+            none = ExemplarSnapshot::new(Vec::new());
+            &none
+        }
+    };
+    let mut extras = String::new();
+    extra(&mut extras);
+    if format == ExpositionFormat::OpenMetrics {
+        // About what the text takes, plus the exemplars.
+        let capacity = recorder.len() + recorder.len() / 4 + extras.len() + durations.len() * 2_600;
+        let mut out = String::with_capacity(capacity + active.len() * 128);
+        exposition::write_openmetrics(&mut out, &recorder);
+        http_metrics::render_openmetrics(&mut out, durations, active, exemplars);
+        exposition::write_openmetrics(&mut out, &extras);
+        out.push_str(EOF);
+        out.into_bytes()
+    } else {
+        let mut out = Vec::new();
+        protobuf::encode_text(&mut out, &recorder);
+        protobuf::encode_layer(
+            &mut out,
+            &LayerScrape {
+                durations,
+                active,
+                exemplars,
+            },
+        );
+        protobuf::encode_text(&mut out, &extras);
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::exemplars::{ExemplarSlots, ExemplarSnapshot};
+    use crate::metrics::exemplars::ExemplarSlots;
     use crate::metrics::http_metrics::{
-        self, ActiveRequest, ActiveRequests, DurationHistogram, DurationLabels, bucket,
+        ActiveRequest, ActiveRequests, DurationHistogram, DurationLabels, bucket,
     };
     use opentelemetry::trace::TraceId;
     use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -94,7 +153,12 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\
 
     /// What a service appends through `ops_router_with` (url-prober's shape).
     fn extras(out: &mut String) {
-        crate::metrics::write_family(out, "probe_success", "gauge", "1 if the last probe succeeded.");
+        crate::metrics::write_family(
+            out,
+            "probe_success",
+            "gauge",
+            "1 if the last probe succeeded.",
+        );
         out.push_str("probe_success{url=\"https://a.example/?q=\\\"x\\\"\"} 1\n");
         out.push_str("probe_success{url=\"https://b.example/\\\\path\\nnext\"} 0 1700000000123\n");
         crate::metrics::write_family(out, "probes_total", "counter", "Probes made.");
@@ -182,20 +246,21 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\
         }
     }
 
-    /// The three bodies of one scrape as the text-then-convert path produced them.
+    /// The three bodies of one scrape.
     fn rendered(fixture: &Fixture) -> [Vec<u8>; 3] {
-        let mut text = RECORDER.to_owned();
-        http_metrics::render(&mut text, &fixture.durations, &fixture.active);
-        extras(&mut text);
-        let om = to_openmetrics(&text, Some(&fixture.exemplars));
-        let pb = protobuf::encode(
-            &text,
-            &protobuf::DurationScrape {
-                series: &fixture.durations,
-                exemplars: &fixture.exemplars,
-            },
-        );
-        [text.into_bytes(), om.into_bytes(), pb]
+        let layer = LayerSeries {
+            durations: fixture.durations.clone(),
+            active: fixture.active.clone(),
+        };
+        [
+            ExpositionFormat::Prometheus,
+            ExpositionFormat::OpenMetrics,
+            ExpositionFormat::Protobuf,
+        ]
+        .map(|format| {
+            let exemplars = (format != ExpositionFormat::Prometheus).then_some(&fixture.exemplars);
+            render(format, RECORDER.to_owned(), &layer, exemplars, &extras)
+        })
     }
 
     /// Each format byte for byte as the text-then-convert path wrote it before the layer's
