@@ -344,3 +344,225 @@ where
         Poll::Ready(Ok(response))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the layer asks of a new template: is it measured (not an ops path)?
+    fn measured(template: &str) -> bool {
+        !OPS_PATHS.contains(&template)
+    }
+    use crate::http::route_cache::{UNMATCHED_ROUTE, series};
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+    use parking_lot::Mutex;
+    use std::sync::Arc;
+    use tower::ServiceExt as _;
+
+    /// Series are registered only once the recorder is installed (before `init`, requests are not
+    /// counted): install it once for the tests of this binary, without a tracer.
+    fn installed() {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let mut config =
+                crate::config::TelemetryConfig::from_lookup("layer-tests", "0.0.0", |key| {
+                    (key == "OTEL_SDK_DISABLED").then(|| "true".to_owned())
+                })
+                .expect("config");
+            config.log_writer = crate::config::LogWriter::memory().0;
+            std::mem::forget(crate::init(config).expect("init"));
+        });
+    }
+
+    /// Requests counted in the duration series of (method, route, status).
+    fn counted(method: &str, route: &str, status: u16) -> Option<u64> {
+        series()
+            .durations
+            .iter()
+            .find(|(labels, _)| *labels == (method, route, status))
+            .map(|(_, histogram)| histogram.read().0.iter().sum())
+    }
+
+    fn in_flight(method: &str, route: &str) -> Option<i64> {
+        series()
+            .active
+            .iter()
+            .find(|(labels, _)| *labels == (method, route))
+            .map(|(_, gauge)| gauge.value())
+    }
+
+    fn get_request(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_path_no_route_matches_is_counted_under_the_unmatched_route() {
+        installed();
+        let app = Router::new()
+            .route("/layer-404/known", get(|| async { "ok" }))
+            .layer(HttpLayer::new());
+        let before = counted("GET", UNMATCHED_ROUTE, 404).unwrap_or(0);
+        for path in ["/layer-404/unknown", "/layer-404/another/unknown"] {
+            let response = app.clone().oneshot(get_request(path)).await.unwrap();
+            assert_eq!(response.status(), 404);
+        }
+        assert_eq!(counted("GET", UNMATCHED_ROUTE, 404), Some(before + 2));
+        assert!(
+            series()
+                .durations
+                .iter()
+                .all(|((_, route, _), _)| !route.starts_with("/layer-404/u")),
+            "never the raw path"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_counted_under_its_status() {
+        installed();
+        let app = Router::new()
+            .route(
+                "/layer-5xx/{id}",
+                get(|| async { http::StatusCode::SERVICE_UNAVAILABLE }),
+            )
+            .layer(HttpLayer::new());
+        for id in 0..3 {
+            let path = format!("/layer-5xx/{id}");
+            let response = app.clone().oneshot(get_request(&path)).await.unwrap();
+            assert_eq!(response.status(), 503);
+        }
+        assert_eq!(counted("GET", "/layer-5xx/{id}", 503), Some(3));
+        assert_eq!(counted("GET", "/layer-5xx/{id}", 200), None);
+        assert_eq!(in_flight("GET", "/layer-5xx/{id}"), Some(0));
+    }
+
+    /// Keeps the spans that end.
+    #[derive(Debug, Default, Clone)]
+    struct Ended(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Ended {
+        fn on_start(
+            &self,
+            _span: &mut opentelemetry_sdk::trace::Span,
+            _cx: &opentelemetry::Context,
+        ) {
+        }
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// A 5xx ends the server span as an error, with `error.type` the status code; a 4xx does not.
+    #[test]
+    fn a_5xx_ends_the_server_span_as_an_error() {
+        let ended = Ended::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(ended.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        let route = route_cache::matched("/layer-status", measured);
+        for status in [500u16, 404] {
+            let span = tracer.start("GET /layer-status");
+            let state = RequestState {
+                cx: opentelemetry::Context::current_with_span(span),
+                attach: true,
+                method: 0,
+                route,
+                start: Instant::now(),
+                span: None,
+                _active: route.active(0).enter(),
+            };
+            state.record_status(http::StatusCode::from_u16(status).unwrap());
+        }
+        let spans = ended.0.lock();
+        assert_eq!(spans.len(), 2, "both ended");
+        let attribute = |span: &SpanData, key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(spans[0].status, Status::error("HTTP 500"));
+        assert_eq!(
+            attribute(&spans[0], semconv::ERROR_TYPE).as_deref(),
+            Some("500")
+        );
+        assert_eq!(
+            attribute(&spans[0], semconv::HTTP_RESPONSE_STATUS_CODE).as_deref(),
+            Some("500")
+        );
+        assert_eq!(spans[1].status, Status::Unset);
+        assert_eq!(attribute(&spans[1], semconv::ERROR_TYPE), None);
+    }
+
+    /// A client that goes away mid-request drops the response future: the request leaves the
+    /// in-flight gauge, and no duration is counted for it (it has no status).
+    #[tokio::test]
+    async fn a_dropped_response_future_leaves_the_in_flight_gauge() {
+        installed();
+        let app = Router::new()
+            .route("/layer-drop", get(std::future::pending::<&'static str>))
+            .layer(HttpLayer::new());
+        let mut pending = Box::pin(app.oneshot(get_request("/layer-drop")));
+        assert!(futures::poll!(&mut pending).is_pending());
+        assert_eq!(in_flight("GET", "/layer-drop"), Some(1));
+        drop(pending);
+        assert_eq!(in_flight("GET", "/layer-drop"), Some(0));
+        assert!(
+            series()
+                .durations
+                .iter()
+                .all(|((_, route, _), _)| *route != "/layer-drop"),
+            "no duration without a response"
+        );
+    }
+
+    /// Each route template's state is built once and shared by every thread; paths of one
+    /// template share one series; the ops paths are neither measured nor traced.
+    #[tokio::test]
+    async fn the_route_cache_keeps_one_state_per_template() {
+        installed();
+        let template = "/layer-cache/{id}";
+        let here = route_cache::matched(template, measured);
+        assert!(std::ptr::eq(here, route_cache::matched(template, measured)));
+        let elsewhere = std::thread::spawn(move || {
+            route_cache::matched(template, measured) as *const Route as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(elsewhere, here as *const Route as usize, "one per process");
+        assert_eq!(here.label, template);
+        assert!(here.matched && here.measured);
+        assert_eq!(here.span_name(0), "GET /layer-cache/{id}");
+        let other = method_index(&http::Method::from_bytes(b"PURGE").unwrap());
+        assert_eq!(METHODS[other], "_OTHER");
+        assert_eq!(here.span_name(other), "HTTP /layer-cache/{id}");
+        assert!(!route_cache::matched("/metrics", measured).measured);
+        let unmatched = route_cache::unmatched();
+        assert_eq!(unmatched.label, UNMATCHED_ROUTE);
+        assert!(!unmatched.matched && unmatched.measured);
+        assert_eq!(unmatched.span_name(1), "POST");
+
+        let app = Router::new()
+            .route(template, get(|| async { "ok" }))
+            .layer(HttpLayer::new());
+        for path in ["/layer-cache/1", "/layer-cache/2", "/layer-cache/1"] {
+            app.clone().oneshot(get_request(path)).await.unwrap();
+        }
+        assert_eq!(counted("GET", template, 200), Some(3));
+        assert!(std::ptr::eq(
+            route_cache::duration(here, 0, http::StatusCode::OK),
+            route_cache::duration(here, 0, http::StatusCode::OK)
+        ));
+    }
+}

@@ -11,7 +11,7 @@
 //! its cache line back and forth on every request.
 
 use crate::metrics::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
-use crate::metrics::http_metrics::{self, ActiveRequests, DurationHistogram, DurationLabels};
+use crate::metrics::http_metrics::{ActiveRequests, DurationHistogram, DurationLabels};
 use crate::trace::installed;
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
@@ -257,28 +257,25 @@ pub(crate) fn exemplars() -> ExemplarSnapshot {
     ExemplarSnapshot::new(series)
 }
 
-/// Every duration series (labels and cells), in the order they were first recorded.
-pub(crate) fn durations() -> Vec<(DurationLabels, &'static DurationHistogram)> {
-    registry()
-        .listed
-        .iter()
-        .map(|(labels, series)| (*labels, &series.histogram))
-        .collect()
-}
-
-/// Appends the layer's two families (Prometheus text) to a scrape.
-pub(crate) fn render(out: &mut String) {
-    // Copied out (they only grow), so that no request waits for the render to register a series.
-    let (durations, active) = {
-        let registry = registry();
-        let durations: Vec<_> = registry
+/// The layer's series of both families (labels and cells), in the order they were first
+/// recorded, for one scrape. Copied out (they only grow), so that no request waits for the render
+/// to register a series.
+pub(crate) fn series() -> LayerSeries {
+    let registry = registry();
+    LayerSeries {
+        durations: registry
             .listed
             .iter()
             .map(|(labels, series)| (*labels, &series.histogram))
-            .collect();
-        (durations, registry.active.clone())
-    };
-    http_metrics::render(out, &durations, &active);
+            .collect(),
+        active: registry.active.clone(),
+    }
+}
+
+/// What [`series`] found.
+pub(crate) struct LayerSeries {
+    pub durations: Vec<(DurationLabels, &'static DurationHistogram)>,
+    pub active: Vec<((&'static str, &'static str), &'static ActiveRequests)>,
 }
 
 /// Status codes as shared label values: no allocation per request.

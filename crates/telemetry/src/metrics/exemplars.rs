@@ -2,22 +2,22 @@
 //! trace id, duration and time of the latest sampled request that fell into it.
 //!
 //! The Prometheus exporter cannot carry exemplars, so they are kept here, next to the histogram
-//! of each (method, route, status) series (`http_metrics`), and written into the OpenMetrics
-//! exposition at scrape time (see `exposition`), or the protobuf one (`protobuf`), where they
-//! carry a timestamp and so also reach the native histogram in Prometheus. Memory is fixed per series: one slot per bucket.
+//! of each (method, route, status) series (`http_metrics`), and written at scrape time straight
+//! onto the bucket lines of the OpenMetrics exposition (`http_metrics`), or into the protobuf one
+//! (`protobuf`), where they carry a timestamp and so also reach the native histogram in
+//! Prometheus. Memory is fixed per series: one slot per bucket.
 //! Recording never waits: a slot whose series is being written by another request or read by a
 //! scrape at that instant is simply not updated (an exemplar is a sample, not a count).
 //! Why this design: docs/ARCHITECTURE.md, "Exemplars and OpenMetrics".
 
-use crate::metrics::http_metrics::BUCKETS;
 use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
 use opentelemetry::trace::TraceId;
 use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// One slot per bucket, `+Inf` last.
-pub(crate) const SLOTS: usize = BUCKETS;
+/// One slot per bucket (`http_metrics::BUCKETS`), `+Inf` last.
+pub(crate) const SLOTS: usize = HTTP_DURATION_BUCKETS.len() + 1;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Exemplar {
@@ -72,18 +72,48 @@ impl ExemplarSnapshot {
         }
     }
 
+    /// A snapshot taken at a given wall-clock time and instant: the same exposition every run.
+    #[cfg(test)]
+    pub(crate) fn taken_at(
+        series: Vec<SeriesExemplars>,
+        taken_system: SystemTime,
+        taken_instant: Instant,
+    ) -> Self {
+        Self {
+            series,
+            taken_system,
+            taken_instant,
+        }
+    }
+
     /// The exemplars of the series with these labels, one per bucket (`+Inf` last), with the
     /// wall-clock time each was recorded.
+    #[cfg(test)]
     pub(crate) fn of(
         &self,
         method: &str,
         route: &str,
         status: u16,
     ) -> [Option<TimedExemplar>; SLOTS] {
+        self.of_nth(usize::MAX, method, route, status)
+    }
+
+    /// [`of`](Self::of) for the `index`th series of a scrape: the series are listed in the order
+    /// they were first recorded, in the snapshot as in the scrape, so that is where it is looked
+    /// for first (a scrape of n series then makes n lookups, not n²/2).
+    pub(crate) fn of_nth(
+        &self,
+        index: usize,
+        method: &str,
+        route: &str,
+        status: u16,
+    ) -> [Option<TimedExemplar>; SLOTS] {
+        let is = |((m, r, s), _): &&SeriesExemplars| *m == method && *r == route && *s == status;
         let Some((_, slots)) = self
             .series
-            .iter()
-            .find(|((m, r, s), _)| *m == method && *r == route && *s == status)
+            .get(index)
+            .filter(is)
+            .or_else(|| self.series.iter().find(is))
         else {
             return [None; SLOTS];
         };
@@ -100,36 +130,6 @@ impl ExemplarSnapshot {
             })
         })
     }
-
-    /// Appends ` # {trace_id="..."} value timestamp` for the bucket `le` of the series with these
-    /// label values, if it has an exemplar.
-    pub(crate) fn write_suffix(
-        &self,
-        out: &mut String,
-        method: &str,
-        route: &str,
-        status: &str,
-        le: &str,
-    ) {
-        let Some(index) = bucket_index(le) else {
-            return;
-        };
-        let Ok(status) = status.parse::<u16>() else {
-            return;
-        };
-        if let Some(exemplar) = self.of(method, route, status)[index] {
-            let when = exemplar.unix;
-            // OpenMetrics timestamps are seconds; milliseconds are what Prometheus keeps.
-            let _ = write!(
-                out,
-                " # {{trace_id=\"{}\"}} {} {}.{:03}",
-                exemplar.trace_id,
-                exemplar.value,
-                when.as_secs(),
-                when.subsec_millis()
-            );
-        }
-    }
 }
 
 /// An exemplar as exposed: its trace, value (seconds) and time since the Unix epoch.
@@ -140,13 +140,20 @@ pub(crate) struct TimedExemplar {
     pub unix: std::time::Duration,
 }
 
-/// The slot of an `le` label value as the exporter writes it (`0.005`, `1`, `+Inf`).
-fn bucket_index(le: &str) -> Option<usize> {
-    if le == "+Inf" {
-        return Some(SLOTS - 1);
+impl TimedExemplar {
+    /// Appends it as OpenMetrics writes an exemplar after a bucket's value:
+    /// ` # {trace_id="..."} value timestamp`.
+    pub(crate) fn write_openmetrics(&self, out: &mut String) {
+        // OpenMetrics timestamps are seconds; milliseconds are what Prometheus keeps.
+        let _ = write!(
+            out,
+            " # {{trace_id=\"{}\"}} {} {}.{:03}",
+            self.trace_id,
+            self.value,
+            self.unix.as_secs(),
+            self.unix.subsec_millis()
+        );
     }
-    let bound: f64 = le.parse().ok()?;
-    HTTP_DURATION_BUCKETS.iter().position(|b| *b == bound)
 }
 
 #[cfg(test)]
@@ -154,34 +161,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_exemplar_is_written_on_the_line_of_its_bucket() {
-        use crate::metrics::http_metrics::bucket;
+    fn an_exemplar_is_kept_in_the_slot_of_its_bucket_and_written_as_openmetrics() {
         let slots = ExemplarSlots::default();
         let trace = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
         let now = Instant::now();
-        // Exactly on the 0.05 bound (inclusive), and above the last bound.
-        slots.record(bucket(50_000_000), trace, 0.05, now);
-        slots.record(bucket(11_000_000_000), trace, 11.0, now);
+        // The bucket of 0.05 s (the fourth bound), and `+Inf`.
+        slots.record(3, trace, 0.05, now - std::time::Duration::from_millis(250));
+        slots.record(SLOTS - 1, trace, 11.0, now);
         let taken = slots.snapshot();
+        let system = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_500);
+        let snapshot = ExemplarSnapshot::taken_at(vec![(("GET", "/x", 200), taken)], system, now);
+        let of = snapshot.of("GET", "/x", 200);
         assert_eq!(
-            taken
-                .iter()
+            of.iter()
                 .enumerate()
                 .filter(|(_, e)| e.is_some())
                 .map(|(i, _)| i)
                 .collect::<Vec<_>>(),
             vec![3, SLOTS - 1]
         );
-        let snapshot = ExemplarSnapshot::new(vec![(("GET", "/x", 200), taken)]);
         let mut line = String::new();
-        snapshot.write_suffix(&mut line, "GET", "/x", "200", "0.05");
-        assert!(
-            line.starts_with(" # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 "),
-            "{line}"
+        of[3].unwrap().write_openmetrics(&mut line);
+        assert_eq!(
+            line,
+            " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.250"
         );
-        let mut none = String::new();
-        snapshot.write_suffix(&mut none, "GET", "/x", "200", "0.1");
-        snapshot.write_suffix(&mut none, "GET", "/x", "500", "0.05");
-        assert_eq!(none, "");
+        assert!(snapshot.of("GET", "/x", 500).iter().all(Option::is_none));
+        assert!(snapshot.of("POST", "/x", 200).iter().all(Option::is_none));
     }
 }

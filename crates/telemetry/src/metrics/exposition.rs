@@ -3,20 +3,20 @@
 //! otherwise (curl, promtool, older scrapers).
 //!
 //! metrics-exporter-prometheus renders only Prometheus text and has no exemplars, so the
-//! OpenMetrics body is a conversion of that text, following the rules Prometheus's own
-//! OpenMetrics parser enforces: counter families are named without `_total` in `# TYPE`/`# HELP`
-//! while their samples keep it; a counter whose name lacks `_total` (the seed's
-//! `hello_world_counter`) is exposed as `unknown` so its sample name, and the seed's queries, stay;
-//! `# UNIT` only where the family name ends with the unit; no blank lines or other comments;
-//! timestamps in seconds; `# EOF` last. The request-duration buckets get their exemplars here.
+//! OpenMetrics body of its families, and of the ones a service appends (`ops_router_with`), is a
+//! conversion of that text, following the rules Prometheus's own OpenMetrics parser enforces:
+//! counter families are named without `_total` in `# TYPE`/`# HELP` while their samples keep it;
+//! a counter whose name lacks `_total` (the seed's `hello_world_counter`) is exposed as `unknown`
+//! so its sample name, and the seed's queries, stay; `# UNIT` only where the family name ends with
+//! the unit; no blank lines or other comments; timestamps in seconds; [`EOF`] last. The HTTP
+//! layer's own families are not converted: `http_metrics` writes them as OpenMetrics directly,
+//! with the request-duration buckets' exemplars, by the same rules ([`write_openmetrics_header`]).
 //!
 //! When the scraper prefers the Prometheus protobuf format (Prometheus does when it scrapes
-//! native histograms), the same text is converted to it instead (`protobuf`), with the duration
-//! histograms' native buckets. The whole body, with the HTTP layer's own families, is put
-//! together in `http::scrape`.
+//! native histograms), the same text is converted to it instead (`protobuf`), and the layer's
+//! families are built from their cells, with the duration histograms' native buckets. The whole
+//! body is put together in `http::scrape`.
 
-use crate::metrics::exemplars::ExemplarSnapshot;
-use crate::metrics::http_metrics::HTTP_DURATION;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -124,14 +124,15 @@ const UNITS: [&str; 9] = [
     "seconds", "bytes", "ratio", "meters", "volts", "amperes", "joules", "grams", "celsius",
 ];
 
-/// Converts Prometheus text (0.0.4) to OpenMetrics 1.0 text, adding the duration exemplars.
-pub(crate) fn to_openmetrics(text: &str, exemplars: Option<&ExemplarSnapshot>) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
+/// The last line of an OpenMetrics exposition.
+pub(crate) const EOF: &str = "# EOF\n";
+
+/// Appends the families of Prometheus text (0.0.4) as OpenMetrics 1.0 text (without [`EOF`]).
+pub(crate) fn write_openmetrics(out: &mut String, text: &str) {
+    out.reserve(text.len() + text.len() / 4);
     for family in families(text) {
-        write_family(&mut out, &family, exemplars);
+        write_family(out, &family);
     }
-    out.push_str("# EOF\n");
-    out
 }
 
 fn family_named<'a>(families: &mut Vec<Family<'a>>, name: &'a str) {
@@ -180,7 +181,7 @@ pub(crate) fn families(text: &str) -> Vec<Family<'_>> {
     families
 }
 
-fn write_family(out: &mut String, family: &Family<'_>, exemplars: Option<&ExemplarSnapshot>) {
+fn write_family(out: &mut String, family: &Family<'_>) {
     let (name, kind) = match family.kind {
         Some("counter") => match family.name.strip_suffix("_total") {
             Some(base) if !base.is_empty() => (base, "counter"),
@@ -190,20 +191,38 @@ fn write_family(out: &mut String, family: &Family<'_>, exemplars: Option<&Exempl
         Some(kind @ ("gauge" | "histogram" | "summary")) => (family.name, kind),
         _ => (family.name, "unknown"),
     };
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    if let Some(unit) = unit_of(name) {
-        let _ = writeln!(out, "# UNIT {name} {unit}");
+    write_openmetrics_header(out, name, kind, family.help);
+    for sample in &family.samples {
+        write_sample(out, sample);
     }
-    if let Some(help) = family.help {
+}
+
+/// A family's OpenMetrics metadata: `# TYPE`, `# UNIT` where `name` ends with the unit, `# HELP`
+/// (`help` as Prometheus text escapes it).
+pub(crate) fn write_openmetrics_header(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: Option<&str>,
+) {
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    if let Some(unit) = unit_of(name) {
+        out.push_str("# UNIT ");
+        out.push_str(name);
+        out.push(' ');
+        out.push_str(unit);
+        out.push('\n');
+    }
+    if let Some(help) = help {
         out.push_str("# HELP ");
         out.push_str(name);
         out.push(' ');
         escape_help(out, help);
         out.push('\n');
-    }
-    let exemplars = exemplars.filter(|_| family.name == HTTP_DURATION);
-    for sample in &family.samples {
-        write_sample(out, sample, exemplars);
     }
 }
 
@@ -237,9 +256,8 @@ fn escape_help(out: &mut String, help: &str) {
     }
 }
 
-fn write_sample(out: &mut String, line: &str, exemplars: Option<&ExemplarSnapshot>) {
-    let series_end = series_end(line);
-    let (series, rest) = line.split_at(series_end);
+fn write_sample(out: &mut String, line: &str) {
+    let (series, rest) = line.split_at(series_end(line));
     let mut fields = rest.split_whitespace();
     let Some(value) = fields.next() else {
         return; // not a sample line
@@ -255,25 +273,6 @@ fn write_sample(out: &mut String, line: &str, exemplars: Option<&ExemplarSnapsho
             millis.div_euclid(1000),
             millis.rem_euclid(1000)
         );
-    }
-    if let Some(exemplars) = exemplars
-        && sample_name(line).ends_with("_bucket")
-    {
-        let labels = labels(&series[sample_name(line).len()..]);
-        let get = |key: &str| {
-            labels
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.as_ref())
-        };
-        if let (Some(method), Some(route), Some(status), Some(le)) = (
-            get("http_request_method"),
-            get("http_route"),
-            get("http_response_status_code"),
-            get("le"),
-        ) {
-            exemplars.write_suffix(out, method, route, status, le);
-        }
     }
     out.push('\n');
 }
@@ -430,7 +429,9 @@ mod tests {
 # HELP process_cpu_seconds_total CPU \\\\ time \"used\".\\nMore.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.5\n\n\
 # TYPE up gauge\nup{job=\"a b\",x=\"}\"} inf 1700000000123\n\n\
 untyped_thing{a=\"1\"} NaN\n";
-        let om = to_openmetrics(text, None);
+        let mut om = String::new();
+        write_openmetrics(&mut om, text);
+        om.push_str(EOF);
         assert_eq!(
             om,
             "# TYPE hello_world_counter unknown\n# HELP hello_world_counter Seed counter.\nhello_world_counter 5\n\

@@ -9,9 +9,11 @@
 //! add in and one out of its thread's shard of the gauge: each shard is its own 128-byte line, so
 //! two worker threads never write the same one. A scrape sums the shards.
 //!
-//! The text is what the exporter wrote for these families (names, `# HELP`, label names and
-//! order, `le` values, `_sum`, `_count`); `exposition` converts it to OpenMetrics with the rest
-//! and adds the exemplars.
+//! Rendered here in both text formats, straight from the cells: Prometheus text as the exporter
+//! wrote these families (names, `# HELP`, label names and order, `le` values, `_sum`, `_count`),
+//! and OpenMetrics by the rules `exposition` converts the exporter's families with, each
+//! duration bucket line carrying its exemplar (`exemplars`), found by its index rather than by
+//! parsing the line back. The protobuf format builds them from the same cells (`protobuf`).
 //!
 //! Each duration series also keeps a native (exponential) histogram, exposed only in the
 //! Prometheus protobuf format (`protobuf`), the one format that can carry it: schema 3, 8 buckets
@@ -24,6 +26,8 @@
 //! bucket and `_sum` still count them exactly). One more relaxed add per request, into the same
 //! shard as the classic bucket.
 
+use crate::metrics::exemplars::{ExemplarSnapshot, TimedExemplar};
+use crate::metrics::exposition::write_openmetrics_header;
 use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
 use crate::metrics::text::{escape_label_value, write_family};
 use std::fmt::Write as _;
@@ -32,9 +36,10 @@ use std::time::Duration;
 
 pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub(crate) const HTTP_ACTIVE: &str = "http_server_active_requests";
-const HTTP_DURATION_HELP: &str =
+pub(crate) const HTTP_DURATION_HELP: &str =
     "Duration of HTTP server requests, by method, route template and status.";
-const HTTP_ACTIVE_HELP: &str = "HTTP server requests in flight, by method and route template.";
+pub(crate) const HTTP_ACTIVE_HELP: &str =
+    "HTTP server requests in flight, by method and route template.";
 
 /// The buckets of a duration series: one per bound of [`HTTP_DURATION_BUCKETS`], then `+Inf`.
 pub(crate) const BUCKETS: usize = HTTP_DURATION_BUCKETS.len() + 1;
@@ -236,7 +241,7 @@ impl ActiveRequests {
 
     /// Every shard's count is at least 0 (a guard leaves the cell it entered, after entering),
     /// so the total read shard by shard is never negative either.
-    fn value(&self) -> i64 {
+    pub(crate) fn value(&self) -> i64 {
         self.shards.iter().map(|cell| cell.0.load(Relaxed)).sum()
     }
 }
@@ -256,31 +261,68 @@ impl Drop for ActiveRequest {
 /// The labels of a duration series: method, route template, status code.
 pub(crate) type DurationLabels = (&'static str, &'static str, u16);
 
+/// The labels of an active-requests series: method, route template.
+pub(crate) type ActiveLabels<'a> = (&'a str, &'a str);
+
 /// Appends both families in Prometheus text 0.0.4, each only if it has a series, in the order the
 /// series were first recorded.
 pub(crate) fn render(
     out: &mut String,
     durations: &[(DurationLabels, &DurationHistogram)],
-    active: &[((&str, &str), &ActiveRequests)],
+    active: &[(ActiveLabels<'_>, &ActiveRequests)],
 ) {
     if !durations.is_empty() {
         write_family(out, HTTP_DURATION, "histogram", HTTP_DURATION_HELP);
-        for ((method, route, status), histogram) in durations {
-            let mut labels = String::with_capacity(96);
-            write_method_and_route(&mut labels, method, route);
-            let _ = write!(labels, ",http_response_status_code=\"{status}\"");
-            write_histogram(out, &labels, histogram);
-        }
+        write_durations(out, durations, None);
         out.push('\n');
     }
     if !active.is_empty() {
         write_family(out, HTTP_ACTIVE, "gauge", HTTP_ACTIVE_HELP);
-        for ((method, route), gauge) in active {
-            out.push_str(HTTP_ACTIVE);
-            write_method_and_route(out, method, route);
-            let _ = writeln!(out, "}} {}", gauge.value());
-        }
+        write_active(out, active);
         out.push('\n');
+    }
+}
+
+/// Appends both families as OpenMetrics 1.0 text (`# TYPE`, `# UNIT`, `# HELP`, no blank lines),
+/// each only if it has a series, with the duration buckets' `exemplars` (taken before the cells
+/// are read, so that each exemplar's request is counted in its bucket).
+pub(crate) fn render_openmetrics(
+    out: &mut String,
+    durations: &[(DurationLabels, &DurationHistogram)],
+    active: &[(ActiveLabels<'_>, &ActiveRequests)],
+    exemplars: &ExemplarSnapshot,
+) {
+    if !durations.is_empty() {
+        write_openmetrics_header(out, HTTP_DURATION, "histogram", Some(HTTP_DURATION_HELP));
+        write_durations(out, durations, Some(exemplars));
+    }
+    if !active.is_empty() {
+        write_openmetrics_header(out, HTTP_ACTIVE, "gauge", Some(HTTP_ACTIVE_HELP));
+        write_active(out, active);
+    }
+}
+
+/// The sample lines of the duration series, with their exemplars if given (OpenMetrics).
+fn write_durations(
+    out: &mut String,
+    durations: &[(DurationLabels, &DurationHistogram)],
+    exemplars: Option<&ExemplarSnapshot>,
+) {
+    let mut labels = String::with_capacity(96);
+    for (index, ((method, route, status), histogram)) in durations.iter().enumerate() {
+        labels.clear();
+        write_method_and_route(&mut labels, method, route);
+        let _ = write!(labels, ",http_response_status_code=\"{status}\"");
+        let exemplars = exemplars.map(|snapshot| snapshot.of_nth(index, method, route, *status));
+        write_histogram(out, &labels, histogram, exemplars.as_ref());
+    }
+}
+
+fn write_active(out: &mut String, active: &[(ActiveLabels<'_>, &ActiveRequests)]) {
+    for ((method, route), gauge) in active {
+        out.push_str(HTTP_ACTIVE);
+        write_method_and_route(out, method, route);
+        let _ = writeln!(out, "}} {}", gauge.value());
     }
 }
 
@@ -293,8 +335,14 @@ fn write_method_and_route(out: &mut String, method: &str, route: &str) {
     out.push('"');
 }
 
-/// The lines of one series; `labels` is its label block without the closing brace.
-fn write_histogram(out: &mut String, labels: &str, histogram: &DurationHistogram) {
+/// The lines of one series; `labels` is its label block without the closing brace. With
+/// `exemplars` (OpenMetrics), each bucket line that has one ends with it.
+fn write_histogram(
+    out: &mut String,
+    labels: &str,
+    histogram: &DurationHistogram,
+    exemplars: Option<&[Option<TimedExemplar>; BUCKETS]>,
+) {
     let (buckets, sum_nanos) = histogram.read();
     let mut cumulative = 0u64;
     for (i, count) in buckets.iter().enumerate() {
@@ -310,7 +358,11 @@ fn write_histogram(out: &mut String, labels: &str, histogram: &DurationHistogram
             }
             None => out.push_str("+Inf"),
         }
-        let _ = writeln!(out, "\"}} {cumulative}");
+        let _ = write!(out, "\"}} {cumulative}");
+        if let Some(exemplar) = exemplars.and_then(|exemplars| exemplars[i].as_ref()) {
+            exemplar.write_openmetrics(out);
+        }
+        out.push('\n');
     }
     out.push_str(HTTP_DURATION);
     out.push_str("_sum");

@@ -2,15 +2,16 @@
 //! proto=io.prometheus.client.MetricFamily; encoding=delimited`): what Prometheus asks for first
 //! when it scrapes native histograms, and the one format that can carry them.
 //!
-//! `http_server_request_duration_seconds` is built here from the layer's own cells: each series
-//! carries its 14 classic buckets (and `+Inf`) with their exemplars, so every query of
-//! `_bucket`, `_sum` and `_count` keeps working, and in the same message its native histogram
-//! (`http_metrics`, schema 3). Every other family is the Prometheus text the other formats start
-//! from (the exporter's, the layer's gauge, a service's own), converted family by family: the
-//! exporter renders protobuf only behind its `protobuf` feature, which needs `protoc` at build
-//! time, and would leave out the families rendered beside it. Same names as in the text (counters
-//! keep `_total`, which in this format belongs to the family name), same HELP, `unit` where the
-//! OpenMetrics conversion writes `# UNIT`.
+//! The HTTP layer's two families are built here from its own cells ([`encode_layer`]):
+//! `http_server_request_duration_seconds` with, per series, its 14 classic buckets (and `+Inf`)
+//! and their exemplars, so every query of `_bucket`, `_sum` and `_count` keeps working, and in
+//! the same message its native histogram (`http_metrics`, schema 3); `http_server_active_requests`
+//! as gauges. Every other family is the Prometheus text the other formats start from (the
+//! exporter's, a service's own), converted family by family ([`encode_text`]): the exporter
+//! renders protobuf only behind its `protobuf` feature, which needs `protoc` at build time, and
+//! would leave out the families rendered beside it. Same names as in the text (counters keep
+//! `_total`, which in this format belongs to the family name), same HELP, `unit` where the
+//! OpenMetrics text writes `# UNIT`.
 //!
 //! The messages are io.prometheus.client's (Prometheus's prompb/io/prometheus/client/
 //! metrics.proto), written out as prost structs: no `protoc` here. Only the fields we send.
@@ -18,7 +19,8 @@
 use crate::metrics::exemplars::{ExemplarSnapshot, TimedExemplar};
 use crate::metrics::exposition::{Family, families, labels, sample_name, series_end, unit_of};
 use crate::metrics::http_metrics::{
-    BUCKETS, DurationHistogram, DurationLabels, HTTP_DURATION, NATIVE_MIN_INDEX, NATIVE_SCHEMA,
+    ActiveLabels, ActiveRequests, BUCKETS, DurationHistogram, DurationLabels, HTTP_ACTIVE,
+    HTTP_ACTIVE_HELP, HTTP_DURATION, HTTP_DURATION_HELP, NATIVE_MIN_INDEX, NATIVE_SCHEMA,
     NATIVE_ZERO_THRESHOLD,
 };
 use crate::metrics::recorder::HTTP_DURATION_BUCKETS;
@@ -168,39 +170,45 @@ pub(crate) struct MetricFamily {
     pub unit: String,
 }
 
-/// The duration series as the scrape found them: labels, cells, exemplars (taken first).
-pub(crate) struct DurationScrape<'a> {
-    pub series: &'a [(DurationLabels, &'a DurationHistogram)],
+/// The HTTP layer's series as the scrape found them, and the duration exemplars (taken first).
+pub(crate) struct LayerScrape<'a> {
+    pub durations: &'a [(DurationLabels, &'a DurationHistogram)],
+    pub active: &'a [(ActiveLabels<'a>, &'a ActiveRequests)],
     pub exemplars: &'a ExemplarSnapshot,
 }
 
-/// The whole exposition: each family of `text` (Prometheus text 0.0.4) as one length-delimited
-/// `MetricFamily`, `http_server_request_duration_seconds` built from `durations` instead.
-pub(crate) fn encode(text: &str, durations: &DurationScrape<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
+/// Appends each family of `text` (Prometheus text 0.0.4) as one length-delimited `MetricFamily`;
+/// a family without samples is left out.
+pub(crate) fn encode_text(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len());
     for family in families(text) {
-        let message = if family.name == HTTP_DURATION {
-            duration_family(&family, durations)
-        } else {
-            converted(&family)
-        };
-        if let Some(message) = message.filter(|m| !m.metric.is_empty()) {
-            // Writing into a Vec cannot fail.
-            let _ = message.encode_length_delimited(&mut out);
-        }
+        write_message(out, converted(&family));
     }
-    out
 }
 
-fn family_message(family: &Family<'_>, kind: MetricType) -> MetricFamily {
+/// Appends the HTTP layer's two families, each only if it has a series, built from the cells.
+pub(crate) fn encode_layer(out: &mut Vec<u8>, layer: &LayerScrape<'_>) {
+    write_message(out, duration_family(layer));
+    write_message(out, active_family(layer.active));
+}
+
+fn write_message(out: &mut Vec<u8>, message: Option<MetricFamily>) {
+    if let Some(message) = message.filter(|m| !m.metric.is_empty()) {
+        // Writing into a Vec cannot fail.
+        let _ = message.encode_length_delimited(out);
+    }
+}
+
+/// An empty family; `help` as Prometheus text escapes it.
+fn family_message(name: &str, help: Option<&str>, kind: MetricType) -> MetricFamily {
     let base = if kind == MetricType::Counter {
-        family.name.strip_suffix("_total").unwrap_or(family.name)
+        name.strip_suffix("_total").unwrap_or(name)
     } else {
-        family.name
+        name
     };
     MetricFamily {
-        name: family.name.to_owned(),
-        help: family.help.map(unescape_help).unwrap_or_default(),
+        name: name.to_owned(),
+        help: help.map(unescape_help).unwrap_or_default(),
         r#type: kind as i32,
         metric: Vec::new(),
         unit: unit_of(base).unwrap_or_default().to_owned(),
@@ -268,7 +276,7 @@ fn converted(family: &Family<'_>) -> Option<MetricFamily> {
         Some("summary") => MetricType::Summary,
         _ => MetricType::Untyped,
     };
-    let mut message = family_message(family, kind);
+    let mut message = family_message(family.name, family.help, kind);
     for sample in family.samples.iter().filter_map(|line| parse_sample(line)) {
         let Sample {
             name,
@@ -344,28 +352,47 @@ fn converted(family: &Family<'_>) -> Option<MetricFamily> {
     Some(message)
 }
 
-/// `http_server_request_duration_seconds`: its HELP from the text, each series from its cells.
-fn duration_family(family: &Family<'_>, scrape: &DurationScrape<'_>) -> Option<MetricFamily> {
-    let mut message = family_message(family, MetricType::Histogram);
-    for ((method, route, status), histogram) in scrape.series {
-        let label = vec![
-            LabelPair {
-                name: "http_request_method".to_owned(),
-                value: (*method).to_owned(),
-            },
-            LabelPair {
-                name: "http_route".to_owned(),
-                value: (*route).to_owned(),
-            },
-            LabelPair {
-                name: "http_response_status_code".to_owned(),
-                value: status.to_string(),
-            },
-        ];
-        let exemplars = scrape.exemplars.of(method, route, *status);
+fn label(name: &str, value: &str) -> LabelPair {
+    LabelPair {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// `http_server_request_duration_seconds`, each series from its cells.
+fn duration_family(layer: &LayerScrape<'_>) -> Option<MetricFamily> {
+    let mut message = family_message(
+        HTTP_DURATION,
+        Some(HTTP_DURATION_HELP),
+        MetricType::Histogram,
+    );
+    for (index, ((method, route, status), histogram)) in layer.durations.iter().enumerate() {
+        let exemplars = layer.exemplars.of_nth(index, method, route, *status);
         message.metric.push(Metric {
-            label,
+            label: vec![
+                label("http_request_method", method),
+                label("http_route", route),
+                label("http_response_status_code", &status.to_string()),
+            ],
             histogram: Some(duration_histogram(histogram, &exemplars)),
+            ..Metric::default()
+        });
+    }
+    Some(message)
+}
+
+/// `http_server_active_requests`, a gauge per (method, route).
+fn active_family(active: &[(ActiveLabels<'_>, &ActiveRequests)]) -> Option<MetricFamily> {
+    let mut message = family_message(HTTP_ACTIVE, Some(HTTP_ACTIVE_HELP), MetricType::Gauge);
+    for ((method, route), gauge) in active {
+        #[allow(clippy::cast_precision_loss)] // requests in flight, far below 2^53
+        let value = gauge.value() as f64;
+        message.metric.push(Metric {
+            label: vec![
+                label("http_request_method", method),
+                label("http_route", route),
+            ],
+            gauge: Some(Gauge { value }),
             ..Metric::default()
         });
     }
@@ -606,7 +633,7 @@ mod tests {
         }
         slots.record(bucket(40 * MS), trace, 0.04, Instant::now());
         let snapshot = ExemplarSnapshot::new(vec![(("GET", "/items/{id}", 200), slots.snapshot())]);
-        let mut text = String::from(
+        let text = String::from(
             "# HELP hits_total Increments \\\\ acknowledged.\\nwith 200.\n# TYPE hits_total counter\nhits_total 7\n\n\
 # HELP hello_world_counter Seed.\n# TYPE hello_world_counter counter\nhello_world_counter 3\n\n\
 # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1024\n\n\
@@ -619,11 +646,13 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\n\
 # TYPE empty gauge\n\n",
         );
         let series = [(("GET", "/items/{id}", 200), &HISTOGRAM)];
-        crate::metrics::http_metrics::render(&mut text, &series, &[]);
-        let bytes = encode(
-            &text,
-            &DurationScrape {
-                series: &series,
+        let mut bytes = Vec::new();
+        encode_text(&mut bytes, &text);
+        encode_layer(
+            &mut bytes,
+            &LayerScrape {
+                durations: &series,
+                active: &[],
                 exemplars: &snapshot,
             },
         );

@@ -175,6 +175,12 @@ impl<T> SpanQueue<T> {
     }
 }
 
+/// When a request wakes the worker: at a quarter of the queue, so that room is left for the
+/// spans that arrive while it wakes up and exports, or at a full batch if that comes first.
+fn wake_at(settings: BatchSettings) -> usize {
+    (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size)
+}
+
 /// How long flush and shutdown wait for the worker before giving up (the worker itself is
 /// bounded by the exporter timeout; this bounds the caller).
 const CONTROL_WAIT: Duration = Duration::from_secs(5);
@@ -240,9 +246,7 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
         built_rx
             .recv()
             .map_err(|_| "the export thread ended while starting".to_owned())??;
-        // Wake the worker early at a quarter of the queue: room is left for the spans that
-        // arrive while it wakes up and exports.
-        let wake_at = (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size);
+        let wake_at = wake_at(settings);
         Ok(Self {
             queue: Arc::new(SpanQueue {
                 spans,
@@ -428,5 +432,170 @@ impl<E: QueuedExporter> Worker<E> {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+
+    fn dropped(recorder: &PrometheusRecorder) -> Option<u64> {
+        let text = recorder.handle().render();
+        text.lines()
+            .find_map(|line| line.strip_prefix("otel_spans_dropped_total "))
+            .map(|value| value.parse().expect("a count"))
+    }
+
+    fn settings(max_queue_size: usize, max_export_batch_size: usize) -> BatchSettings {
+        BatchSettings {
+            max_queue_size,
+            max_export_batch_size,
+            schedule_delay: Duration::from_secs(3600),
+            value_length_limit: crate::config::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+        }
+    }
+
+    /// A full queue turns a span away at once and counts it; so does a queue whose worker is
+    /// gone. Neither is left counted as queued.
+    #[test]
+    fn a_full_queue_drops_and_counts_each_span() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let (spans, received) = mpsc::sync_channel(2);
+        let queue = SpanQueue::for_test(spans);
+        metrics::with_local_recorder(&recorder, || {
+            for span in 0..5u32 {
+                queue.push(span);
+            }
+        });
+        assert_eq!(dropped(&recorder), Some(3));
+        assert_eq!(queue.queued.load(Ordering::Relaxed), 2);
+        assert_eq!(received.try_iter().collect::<Vec<_>>(), [0, 1]);
+        drop(received);
+        metrics::with_local_recorder(&recorder, || queue.push(5));
+        assert_eq!(dropped(&recorder), Some(4), "the worker has ended");
+        assert_eq!(
+            queue.queued.load(Ordering::Relaxed),
+            2,
+            "only what a worker would take counts as queued"
+        );
+    }
+
+    #[test]
+    fn the_wake_up_mark_is_a_quarter_of_the_queue_at_most_a_batch() {
+        assert_eq!(wake_at(settings(16, 512)), 4);
+        assert_eq!(wake_at(settings(2048, 512)), 512);
+        assert_eq!(wake_at(settings(8192, 512)), 512, "a full batch first");
+        assert_eq!(wake_at(settings(2, 512)), 1);
+    }
+
+    /// Requests wake the sleeping worker once, with the span that fills the queue to the mark,
+    /// not with every span (a syscall each).
+    #[test]
+    fn the_span_that_reaches_the_mark_wakes_the_worker_and_no_other() {
+        let (woken, wakes) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            for _ in 0..2 {
+                std::thread::park();
+                if woken.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let (spans, _received) = mpsc::sync_channel(16);
+        let queue = SpanQueue {
+            spans,
+            worker_thread: worker.thread().clone(),
+            queued: Arc::default(),
+            wake_at: wake_at(settings(16, 512)),
+        };
+        let quiet = Duration::from_millis(200);
+        for span in 0..3u32 {
+            queue.push(span);
+        }
+        assert!(wakes.recv_timeout(quiet).is_err(), "woken before the mark");
+        queue.push(3);
+        wakes
+            .recv_timeout(Duration::from_secs(5))
+            .expect("woken at a quarter of 16");
+        for span in 4..8u32 {
+            queue.push(span);
+        }
+        assert!(wakes.recv_timeout(quiet).is_err(), "woken past the mark");
+        worker.thread().unpark();
+        worker.join().unwrap();
+    }
+
+    /// An exporter whose export does not return until it is released.
+    struct Stuck {
+        release: Arc<Mutex<Receiver<()>>>,
+        exported: Arc<AtomicUsize>,
+    }
+
+    impl QueuedExporter for Stuck {
+        type Item = u32;
+        fn prepare(_span: SpanData, _value_length_limit: usize) -> u32 {
+            0
+        }
+        async fn export(&self, batch: Vec<u32>) -> OTelSdkResult {
+            let _ = self.release.lock().recv();
+            self.exported.fetch_add(batch.len(), Ordering::Relaxed);
+            Ok(())
+        }
+        fn shutdown(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn set_resource(&mut self, _resource: &Resource) {}
+    }
+
+    /// An export that hangs (a collector that accepts and never answers) holds neither a flush
+    /// past its bound nor a request: spans past the queue's room are dropped and counted at once.
+    #[test]
+    fn a_hanging_export_bounds_the_flush_and_never_blocks_a_request() {
+        let (release, released) = mpsc::channel();
+        let exported = Arc::new(AtomicUsize::new(0));
+        let processor = BoundedBatchProcessor::new(
+            {
+                let exported = exported.clone();
+                move || {
+                    Ok(Stuck {
+                        release: Arc::new(Mutex::new(released)),
+                        exported,
+                    })
+                }
+            },
+            settings(8, 4),
+            Executor::Plain,
+        )
+        .expect("the export thread starts");
+        let queue = processor.queue();
+        for span in 0..4 {
+            queue.push(span);
+        }
+        let started = Instant::now();
+        assert!(
+            matches!(processor.force_flush(), Err(OTelSdkError::Timeout(wait)) if wait == CONTROL_WAIT),
+            "the flush gives up"
+        );
+        assert!(started.elapsed() >= CONTROL_WAIT);
+        // The export is still stuck: the queue fills (8) and the rest is dropped, counted.
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let pushing = Instant::now();
+        metrics::with_local_recorder(&recorder, || {
+            for span in 4..24 {
+                queue.push(span);
+            }
+        });
+        assert!(
+            pushing.elapsed() < Duration::from_secs(1),
+            "no request waits"
+        );
+        assert_eq!(dropped(&recorder), Some(12));
+        // Released, everything queued is exported and the processor shuts down.
+        for _ in 0..8 {
+            let _ = release.send(());
+        }
+        processor.shutdown().expect("shut down");
+        assert_eq!(exported.load(Ordering::Relaxed), 12);
     }
 }
