@@ -166,10 +166,10 @@ mod tests {
         let trace = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap();
         let now = Instant::now();
         // The bucket of 0.05 s (the fourth bound), and `+Inf`.
-        slots.record(3, trace, 0.05, now - std::time::Duration::from_millis(250));
+        slots.record(3, trace, 0.05, now - std::time::Duration::from_millis(10));
         slots.record(SLOTS - 1, trace, 11.0, now);
         let taken = slots.snapshot();
-        let system = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_500);
+        let system = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_060);
         let snapshot = ExemplarSnapshot::taken_at(vec![(("GET", "/x", 200), taken)], system, now);
         let of = snapshot.of("GET", "/x", 200);
         assert_eq!(
@@ -184,7 +184,8 @@ mod tests {
         of[3].unwrap().write_openmetrics(&mut line);
         assert_eq!(
             line,
-            " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.250"
+            " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.050",
+            "milliseconds with three digits"
         );
         assert!(snapshot.of("GET", "/x", 500).iter().all(Option::is_none));
         assert!(snapshot.of("POST", "/x", 200).iter().all(Option::is_none));
