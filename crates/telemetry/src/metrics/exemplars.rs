@@ -183,8 +183,7 @@ mod tests {
         let mut line = String::new();
         of[3].unwrap().write_openmetrics(&mut line);
         assert_eq!(
-            line,
-            " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.050",
+            line, " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.050",
             "milliseconds with three digits"
         );
         assert!(snapshot.of("GET", "/x", 500).iter().all(Option::is_none));
