@@ -87,21 +87,10 @@ impl ExemplarSnapshot {
     }
 
     /// The exemplars of the series with these labels, one per bucket (`+Inf` last), with the
-    /// wall-clock time each was recorded.
-    #[cfg(test)]
+    /// wall-clock time each was recorded. `index` is the series' place in the scrape: the series
+    /// are listed in the order they were first recorded, in the snapshot as in the scrape, so that
+    /// is where it is looked for first (a scrape of n series then makes n lookups, not n²/2).
     pub(crate) fn of(
-        &self,
-        method: &str,
-        route: &str,
-        status: u16,
-    ) -> [Option<TimedExemplar>; SLOTS] {
-        self.of_nth(usize::MAX, method, route, status)
-    }
-
-    /// [`of`](Self::of) for the `index`th series of a scrape: the series are listed in the order
-    /// they were first recorded, in the snapshot as in the scrape, so that is where it is looked
-    /// for first (a scrape of n series then makes n lookups, not n²/2).
-    pub(crate) fn of_nth(
         &self,
         index: usize,
         method: &str,
@@ -171,7 +160,7 @@ mod tests {
         let taken = slots.snapshot();
         let system = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_060);
         let snapshot = ExemplarSnapshot::taken_at(vec![(("GET", "/x", 200), taken)], system, now);
-        let of = snapshot.of("GET", "/x", 200);
+        let of = snapshot.of(0, "GET", "/x", 200);
         assert_eq!(
             of.iter()
                 .enumerate()
@@ -186,7 +175,12 @@ mod tests {
             line, " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 0.05 1700000000.050",
             "milliseconds with three digits"
         );
-        assert!(snapshot.of("GET", "/x", 500).iter().all(Option::is_none));
-        assert!(snapshot.of("POST", "/x", 200).iter().all(Option::is_none));
+        assert!(snapshot.of(0, "GET", "/x", 500).iter().all(Option::is_none));
+        assert!(
+            snapshot
+                .of(usize::MAX, "POST", "/x", 200)
+                .iter()
+                .all(Option::is_none)
+        );
     }
 }

@@ -313,7 +313,7 @@ fn write_durations(
         labels.clear();
         write_method_and_route(&mut labels, method, route);
         let _ = write!(labels, ",http_response_status_code=\"{status}\"");
-        let exemplars = exemplars.map(|snapshot| snapshot.of_nth(index, method, route, *status));
+        let exemplars = exemplars.map(|snapshot| snapshot.of(index, method, route, *status));
         write_histogram(out, &labels, histogram, exemplars.as_ref());
     }
 }

@@ -367,7 +367,7 @@ fn duration_family(layer: &LayerScrape<'_>) -> Option<MetricFamily> {
         MetricType::Histogram,
     );
     for (index, ((method, route, status), histogram)) in layer.durations.iter().enumerate() {
-        let exemplars = layer.exemplars.of_nth(index, method, route, *status);
+        let exemplars = layer.exemplars.of(index, method, route, *status);
         message.metric.push(Metric {
             label: vec![
                 label("http_request_method", method),
