@@ -3,10 +3,12 @@
 //!
 //! - `recorder`: installs the Prometheus recorder (descriptions, `service_info`, process metrics,
 //!   the [`HTTP_DURATION_BUCKETS`]).
-//! - `http_metrics`: the layer's two families, sharded per thread and rendered by this crate;
-//!   `exemplars`: the duration buckets' exemplars.
-//! - `exposition`: the format the scraper asked for, the Prometheus text converted to OpenMetrics (with
-//!   exemplars); `protobuf`: the same as the Prometheus protobuf format, with native histograms.
+//! - `http_metrics`: the layer's two families, sharded per thread and rendered by this crate as
+//!   Prometheus text and as OpenMetrics; `exemplars`: the duration buckets' exemplars.
+//! - `exposition`: [`ExpositionFormat`], the format the scraper asked for; the exporter's (and a
+//!   service's) Prometheus text converted to OpenMetrics; `protobuf`: the Prometheus protobuf
+//!   format, the layer's families from their cells (with native histograms), the rest converted
+//!   from the text.
 //! - `text`: [`write_family`] and [`escape_label_value`], for families written as text.
 //!
 //! Above `trace` (the recorder describes the span counters), below `http`: the scrape that joins
