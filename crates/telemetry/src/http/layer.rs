@@ -365,17 +365,24 @@ mod tests {
     use tower::ServiceExt as _;
 
     /// Series are registered only once the recorder is installed (before `init`, requests are not
-    /// counted): install it once for the tests of this binary, without a tracer.
+    /// counted): install it once for the tests of this binary (what `init` installs first).
     fn installed() {
         static INSTALLED: std::sync::Once = std::sync::Once::new();
         INSTALLED.call_once(|| {
-            let mut config =
-                crate::config::TelemetryConfig::from_lookup("layer-tests", "0.0.0", |key| {
-                    (key == "OTEL_SDK_DISABLED").then(|| "true".to_owned())
-                })
-                .expect("config");
-            config.log_writer = crate::config::LogWriter::memory().0;
-            std::mem::forget(crate::init(config).expect("init"));
+            // What `init` installs, without a tracer and without the log subscriber.
+            let config =
+                crate::config::TelemetryConfig::from_lookup("layer-tests", "0.0.0", |_| None)
+                    .expect("config");
+            let metrics = crate::metrics::recorder::install(&config).expect("the recorder installs");
+            crate::trace::installed::install(crate::trace::installed::Installed {
+                attributes: crate::trace::installed::AttributePolicy {
+                    value_length_limit: config.attribute_value_length_limit,
+                    extra_sensitive: Vec::new(),
+                },
+                metrics,
+                traces: None,
+            })
+            .expect("installed once");
         });
     }
 
