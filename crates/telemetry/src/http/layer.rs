@@ -373,7 +373,8 @@ mod tests {
             let config =
                 crate::config::TelemetryConfig::from_lookup("layer-tests", "0.0.0", |_| None)
                     .expect("config");
-            let metrics = crate::metrics::recorder::install(&config).expect("the recorder installs");
+            let metrics =
+                crate::metrics::recorder::install(&config).expect("the recorder installs");
             crate::trace::installed::install(crate::trace::installed::Installed {
                 attributes: crate::trace::installed::AttributePolicy {
                     value_length_limit: config.attribute_value_length_limit,
