@@ -14,6 +14,7 @@
 //! rebinding attack never needs a different one. A request with no `Host` at all (HTTP/1.0 from
 //! a script) passes: every browser sends one.
 
+use axum::http::uri::Authority;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -91,7 +92,7 @@ impl AllowedHosts {
         if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             return v6.parse::<Ipv6Addr>().is_ok();
         }
-        let host = normalize(host);
+        let host = normalize(&host);
         host.parse::<Ipv4Addr>().is_ok()
             || host == "localhost"
             || host.ends_with(".localhost")
@@ -110,20 +111,18 @@ impl AllowedHosts {
     }
 }
 
-/// `name:port` → `name`, `[v6]:port` → `[v6]`; `None` for an empty host or a bad port.
-fn host_part(authority: &str) -> Option<&str> {
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')? + 1;
-        let (host, rest) = authority.split_at(end);
-        (host, rest.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    (!host.is_empty() && port_ok).then_some(host)
+/// `name:port` → `name`, `[v6]:port` → `[v6]`, as [`Authority`] splits them; `None` for what is
+/// not a `Host` value (RFC 9110 §7.2: no userinfo) or has an empty host or a bad port.
+fn host_part(authority: &str) -> Option<String> {
+    // `Authority` accepts a userinfo (`user@host`), which no `Host` header carries.
+    if authority.contains('@') {
+        return None;
+    }
+    let parsed: Authority = authority.parse().ok()?;
+    let host = parsed.host();
+    // `Authority` reads the port only when asked, and a bad or empty one reads as none.
+    let has_port = parsed.as_str().len() > host.len();
+    (!host.is_empty() && (!has_port || parsed.port_u16().is_some())).then(|| host.to_owned())
 }
 
 /// Lower-case, one trailing dot removed (`Robot.Test.` is `robot.test`).
@@ -183,6 +182,10 @@ mod tests {
             "",
             ":6543",
             "robot.test:port",
+            "robot.test:",
+            "robot.test:99999",
+            "user@robot.test",
+            "robot.test/x",
             "pi4.lan.evil",
         ] {
             assert!(!hosts.allows(authority), "{authority}");
