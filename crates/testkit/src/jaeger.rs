@@ -68,9 +68,9 @@ fn rewrite(node: &mut Yaml, ports: &BTreeMap<u16, u16>, prometheus_url: &str, pa
         Yaml::String(text) => {
             if text == "http://prometheus:9090" {
                 *text = prometheus_url.to_owned();
-            } else if let Some((host, port)) = text.rsplit_once(':')
-                && ["0.0.0.0", "127.0.0.1", "localhost"].contains(&host)
-                && let Ok(port) = port.parse::<u16>()
+            } else if let Ok(authority) = text.parse::<axum::http::uri::Authority>()
+                && ["0.0.0.0", "127.0.0.1", "localhost"].contains(&authority.host())
+                && let Some(port) = authority.port_u16()
             {
                 *text = format!("127.0.0.1:{}", mapped(port, path));
             } else {
