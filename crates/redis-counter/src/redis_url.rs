@@ -44,7 +44,7 @@ impl fmt::Display for RedisUrl {
 #[derive(Debug, Clone)]
 pub struct RedisTarget {
     pub(crate) info: ConnectionInfo,
-    /// The URL with the password replaced by `***`: safe to log.
+    /// The URL without its credentials ([`redact`]): safe to log.
     pub redacted: String,
     /// `server.address` of client spans: the host name or the unix socket path.
     pub server_address: String,
@@ -77,13 +77,7 @@ impl RedisTarget {
             }
             other => return Err(invalid(format!("unsupported scheme {other:?}; {FORMS}"))),
         }
-        let mut secrets = Vec::new();
-        if let Some(password) = parsed.password().filter(|p| !p.is_empty()) {
-            secrets.push(password.to_owned());
-            if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
-                secrets.push(decoded.into_owned());
-            }
-        }
+        let secrets = passwords(&parsed);
         let scrub = |text: String| scrub_secrets(text, &secrets);
         let info = parsed
             .clone()
@@ -126,27 +120,39 @@ fn scrub_secrets(mut text: String, secrets: &[String]) -> String {
     text
 }
 
-/// The URL with its password (or, when it does not parse, everything before the last `@` of
-/// its authority) replaced by `***`.
+/// The URL as logs and errors show it, by the workspace's one rule set for shown URLs
+/// (`telemetry::redact_url_with`): credentials removed, and every query value `REDACTED`, because
+/// redis-rs reads a unix socket's `user` and `pass` from the query. Text that does not parse as a
+/// URL is not shown at all: a password may sit in it where no rule can find it.
 pub fn redact(raw: &str) -> String {
-    if let Ok(mut url) = url::Url::parse(raw) {
-        if url.password().is_some() && url.set_password(Some("***")).is_ok() {
-            return url.to_string();
-        }
-        if url.password().is_none() && !raw.contains('@') {
-            return raw.to_owned();
+    if url::Url::parse(raw).is_ok() {
+        telemetry::redact_url_with(raw, telemetry::SensitiveQuery::All)
+    } else {
+        "(not shown: not a URL)".to_owned()
+    }
+}
+
+/// The password in the forms it may take in error texts: as written in the URL (userinfo, or
+/// a unix socket's `pass` query value) and percent-decoded.
+fn passwords(parsed: &url::Url) -> Vec<String> {
+    let written = parsed.password().into_iter().chain(
+        parsed
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("pass=")),
+    );
+    let mut secrets = Vec::new();
+    for password in written.filter(|p| !p.is_empty()) {
+        secrets.push(password.to_owned());
+        if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+            secrets.push(decoded.into_owned());
         }
     }
-    // Not a URL we can edit: hide the whole user-info part, if any.
-    let (scheme, rest) = match raw.find("://") {
-        Some(i) => raw.split_at(i + 3),
-        None => ("", raw),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
-        None => raw.to_owned(),
-    }
+    // Longest first, so a secret that contains another is replaced whole.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets.dedup();
+    secrets
 }
 
 #[cfg(test)]
@@ -165,7 +171,7 @@ mod tests {
         let secret = parse("redis://user:s3cr%40t@redis.example:6380/2").expect("password"); // secrets-check: allow (test fixture)
         assert_eq!(secret.server_port, Some(6380));
         assert!(!secret.redacted.contains("s3cr"), "{}", secret.redacted);
-        assert!(secret.redacted.contains("user:***@redis.example"));
+        assert_eq!(secret.redacted, "redis://redis.example:6380/2");
         assert_eq!(secret.scrub("auth s3cr@t failed".into()), "auth *** failed");
         let default_port = parse("redis://localhost").expect("default port");
         assert_eq!(default_port.server_port, Some(6379));
@@ -191,6 +197,32 @@ mod tests {
         }
         let tls = parse("rediss://localhost").expect_err("tls").to_string();
         assert!(tls.contains("TLS"), "{tls}");
+    }
+
+    /// redis-rs takes a unix socket's credentials from the query (`?user=..&pass=..`): they are
+    /// as secret as a TCP URL's userinfo.
+    #[test]
+    fn a_unix_socket_password_in_the_query_is_not_shown() {
+        let raw = "redis+unix:///run/redis.sock?db=1&user=app&pass=topsecret"; // secrets-check: allow (test fixture)
+        let target = parse(raw).expect("unix with credentials");
+        assert_eq!(target.server_address, "/run/redis.sock");
+        assert_eq!(target.db_namespace, "1");
+        let url = RedisUrl(raw.to_owned());
+        for shown in [target.redacted.clone(), format!("{url:?} {url}")] {
+            assert!(!shown.contains("topsecret"), "{shown}");
+            assert!(
+                shown.contains("redis+unix:///run/redis.sock?db=REDACTED"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            target.scrub("auth topsecret failed".into()),
+            "auth *** failed"
+        );
+        let error = parse("redis+unix:///run/redis.sock?db=x&pass=topsecret") // secrets-check: allow (test fixture)
+            .expect_err("a bad db")
+            .to_string();
+        assert!(!error.contains("topsecret"), "{error}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! # URLs: one rule set
 //!
-//! Every URL this workspace shows — `url.full` and `url.query` on spans, and everything url-prober
-//! shows of a configured URL (its `url` label, `/queryurl`, logs, errors) — is redacted here, by
+//! Every URL this workspace shows — `url.full` and `url.query` on spans, everything url-prober
+//! shows of a configured URL (its `url` label, `/queryurl`, logs, errors), and redis-counter's
+//! `REDIS_URL` in its logs and errors — is redacted here, by
 //! these rules (the OpenTelemetry HTTP semantic conventions' for `url.full`, where they say what to
 //! do):
 //!
@@ -20,7 +21,8 @@
 //!   case-sensitively, a percent-encoded key as its decoded name. A caller that cannot tell which
 //!   values are secret treats every key as sensitive ([`SensitiveQuery::All`]): url-prober, whose
 //!   URLs are written by an operator and whose query values are often keys of an API (`token`,
-//!   `api_key`) that no list names.
+//!   `api_key`) that no list names; and redis-counter, since redis-rs reads a unix socket's
+//!   password from the query (`?pass=`).
 //! - **The fragment is removed.** It is never sent, so it tells nothing about the request, and it
 //!   is where the OAuth implicit grant puts its `access_token`. The conventions would keep it
 //!   ("if it is known, it SHOULD be included"); the conventions also ask that sensitive content be
