@@ -18,11 +18,25 @@ use telemetry::write_family;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-/// `probe_duration_seconds` buckets: the HTTP buckets (0.25 for "% under 250 ms") plus room for
-/// long timeouts.
-pub const PROBE_DURATION_BUCKETS: [f64; 16] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
-];
+/// `probe_duration_seconds` buckets: the HTTP buckets (`telemetry::HTTP_DURATION_BUCKETS`, with
+/// 0.25 for "% under 250 ms") plus room for long timeouts.
+pub const PROBE_DURATION_BUCKETS: [f64; HTTP_BUCKETS + LONG_BUCKETS.len()] = {
+    let mut all = [0.0; HTTP_BUCKETS + LONG_BUCKETS.len()];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = if i < HTTP_BUCKETS {
+            telemetry::HTTP_DURATION_BUCKETS[i]
+        } else {
+            LONG_BUCKETS[i - HTTP_BUCKETS]
+        };
+        i += 1;
+    }
+    all
+};
+const HTTP_BUCKETS: usize = telemetry::HTTP_DURATION_BUCKETS.len();
+/// Above the last HTTP bucket: a probe may wait as long as its `timeout_in_seconds`.
+const LONG_BUCKETS: [f64; 2] = [30.0, 60.0];
+const _: () = assert!(telemetry::HTTP_DURATION_BUCKETS[HTTP_BUCKETS - 1] < LONG_BUCKETS[0]);
 
 /// One URL's state: its latest outcome and its cumulative series.
 #[derive(Debug, Clone)]
