@@ -40,7 +40,10 @@ pub fn native_prometheus_config(hosts: &BTreeMap<&str, SocketAddr>) -> (String, 
             .flatten()
             .flat_map(|c| c["targets"].as_sequence().into_iter().flatten())
             .filter_map(Yaml::as_str)
-            .all(|t| !NOT_RUNNABLE_HERE.contains(&t.rsplit_once(':').map_or(t, |(h, _)| h)))
+            .all(|t| {
+                let authority = t.parse::<http::uri::Authority>();
+                !NOT_RUNNABLE_HERE.contains(&authority.as_ref().map_or(t, |a| a.host()))
+            })
     };
     scrape_configs.retain(runnable);
     for job in scrape_configs.iter_mut() {
