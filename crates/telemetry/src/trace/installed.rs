@@ -106,8 +106,8 @@ pub(crate) fn direct_spans() -> Option<&'static DirectSpans> {
     installed()?.traces.as_ref()?.direct.as_ref()
 }
 
-/// Exports every finished span now, without blocking the runtime (bounded by the exporter's
-/// timeout). For a process that prints a result after its work and wants the spans out first,
+/// Exports every finished span now, without blocking the runtime (waiting at most 5 s for the
+/// exporter). For a process that prints a result after its work and wants the spans out first,
 /// and for tests that read what a collector received. Nothing to do before `init` or with
 /// traces off. Must be called inside a tokio runtime.
 pub async fn flush_spans() {

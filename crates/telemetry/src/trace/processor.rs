@@ -181,8 +181,8 @@ fn wake_at(settings: BatchSettings) -> usize {
     (settings.max_queue_size / 4).clamp(1, settings.max_export_batch_size)
 }
 
-/// How long flush and shutdown wait for the worker before giving up (the worker itself is
-/// bounded by the exporter timeout; this bounds the caller).
+/// How long a flush waits for the worker before giving up (the worker itself is bounded by the
+/// exporter timeout; this bounds the caller). A shutdown waits the timeout it is given.
 const CONTROL_WAIT: Duration = Duration::from_secs(5);
 /// How often the worker looks at control messages while the queue is quiet.
 const POLL: Duration = Duration::from_millis(50);
@@ -267,7 +267,11 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
         self.queue.clone()
     }
 
-    fn request(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control) -> OTelSdkResult {
+    fn request(
+        &self,
+        make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control,
+        wait: Duration,
+    ) -> OTelSdkResult {
         let (reply, reply_rx) = mpsc::sync_channel(1);
         let sent = self.control.lock().send(make(reply));
         if sent.is_err() {
@@ -275,8 +279,8 @@ impl<T: Send + 'static> BoundedBatchProcessor<T> {
         }
         self.queue.worker_thread.unpark();
         reply_rx
-            .recv_timeout(CONTROL_WAIT)
-            .map_err(|_| OTelSdkError::Timeout(CONTROL_WAIT))?
+            .recv_timeout(wait)
+            .map_err(|_| OTelSdkError::Timeout(wait))?
     }
 }
 
@@ -292,14 +296,14 @@ impl<T: Send + 'static> SpanProcessor for BoundedBatchProcessor<T> {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.request(Control::Flush)
+        self.request(Control::Flush, CONTROL_WAIT)
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        let result = self.request(Control::Shutdown);
+        let result = self.request(Control::Shutdown, timeout);
         if result.is_ok()
             && let Some(worker) = self.worker.lock().take()
         {
@@ -597,5 +601,31 @@ mod tests {
         }
         processor.shutdown().expect("shut down");
         assert_eq!(exported.load(Ordering::Relaxed), 12);
+    }
+
+    /// Shutting down waits the timeout it is given (the guard's), not the flush's bound.
+    #[test]
+    fn a_hanging_export_bounds_the_shutdown_by_its_timeout() {
+        let (release, released) = mpsc::channel();
+        let processor = BoundedBatchProcessor::new(
+            move || {
+                Ok(Stuck {
+                    release: Arc::new(Mutex::new(released)),
+                    exported: Arc::new(AtomicUsize::new(0)),
+                })
+            },
+            settings(8, 4),
+            Executor::Plain,
+        )
+        .expect("the export thread starts");
+        for span in 0..4 {
+            processor.queue().push(span);
+        }
+        let timeout = Duration::from_millis(200);
+        assert!(
+            matches!(processor.shutdown_with_timeout(timeout), Err(OTelSdkError::Timeout(wait)) if wait == timeout),
+            "the shutdown gives up after its own timeout"
+        );
+        let _ = release.send(());
     }
 }
