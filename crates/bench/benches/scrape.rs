@@ -3,8 +3,8 @@
 //! - `scrape/histograms/N`: `telemetry::render_metrics()` itself (process metrics refreshed, the
 //!   real global recorder from `telemetry::init`, and the HTTP layer's own families), with requests
 //!   sent through `telemetry::HttpLayer` until the exposition holds about N series in total: each
-//!   new (route, method, status) adds an `http_server_request_duration_seconds` label set (17
-//!   series: 14 buckets, `+Inf`, `_sum`, `_count`), each new (route, method) an
+//!   new (route, method, status) adds an `http_server_request_duration_seconds` label set (a
+//!   series per bucket, `+Inf`, `_sum`, `_count`), each new (route, method) an
 //!   `http_server_active_requests` series; the shape a service's /metrics has;
 //! - `scrape/counters/N`: a recorder built the same way holding N counter series (one label set each);
 //! - `scrape/openmetrics/N`, `scrape/protobuf/N`: the same filled service's whole `/metrics` body in

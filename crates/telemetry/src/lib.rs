@@ -98,14 +98,14 @@ pub use crate::config::{
     LogFormat, LogWriter, OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError,
 };
 
-// Traces (trace/): spans of outgoing calls, trace context on outgoing requests, failures on
-// `tracing` spans, the flush, and the attribute names of the semantic conventions.
+// Traces (trace/): spans of outgoing calls (any client, and HTTP clients with their attributes),
+// trace context on outgoing requests, failures on `tracing` spans, URLs without their secrets,
+// the flush, and the attribute names of the semantic conventions.
 
 pub use crate::trace::{
-    ClientSpan, ClientSpanTemplate, InjectContext, flush_spans, record_error, record_response,
-    redact_url, server_address,
+    ClientSpan, ClientSpanTemplate, HttpClientSpan, InjectContext, SensitiveQuery, flush_spans,
+    record_error, redact_url, redact_url_with,
 };
-pub use crate::trace::{HttpClientSpan, SensitiveQuery, redact_url_with};
 /// The attribute names of the OpenTelemetry semantic conventions, at the version matching the
 /// SDK: services name their span fields with these (`{ semconv::attribute::URL_FULL } = ..`).
 pub use opentelemetry_semantic_conventions as semconv;

@@ -64,7 +64,7 @@ def red_panels(job: str) -> list[dict]:
 def latency_panel(job: str, title: str = "Latency percentiles", what: str = "request duration") -> dict:
     """p50/p90/p95/p99 of one service's HTTP server (http_server_request_duration_seconds) from the
     classic buckets, exemplars on p95, and the same p95 from the native histogram beside them (schema
-    3, crates/telemetry/src/http_metrics.rs; prometheus.yml keeps both)."""
+    3, crates/telemetry/src/metrics/http_metrics.rs; prometheus.yml keeps both)."""
     sel = f'job="{job}"'
     return timeseries(
         title,

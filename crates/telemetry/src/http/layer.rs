@@ -137,8 +137,8 @@ impl<S> HttpService<S> {
 }
 
 /// The request's OpenTelemetry context: the caller's context from `traceparent`/`baggage`, plus
-/// (when tracing is on) a new server span, created straight from the SDK tracer rather than as a
-/// `tracing` span: that halves the per-request cost, and handler code still sees it, because the
+/// (when tracing is on) a new server span, created straight from the SDK tracer (or, with
+/// OTLP/gRPC, as a direct span that skips the SDK's span objects) rather than as a `tracing` span: that halves the per-request cost, and handler code still sees it, because the
 /// context is attached while the handler runs (`tracing` spans created there take it as parent,
 /// log lines take their trace id from it, `InjectContext` sends it on).
 ///

@@ -19,7 +19,7 @@
 //! Prometheus protobuf format (`protobuf`), the one format that can carry it: schema 3, 8 buckets
 //! per power of two, each 2^(1/8) ≈ 1.09 times as wide as the one below, so a quantile read from
 //! it is within about ±4.3 % ((2^(1/8) − 1) / (2^(1/8) + 1)) of the true one wherever it falls,
-//! where the 14 classic buckets leave it anywhere between two bounds (0.1 and 0.25 s apart at
+//! where the classic buckets leave it anywhere between two bounds (0.1 and 0.25 s apart at
 //! the p95 of a slow service). The span is fixed, so memory is too: a zero bucket for durations
 //! up to [`NATIVE_ZERO_THRESHOLD`] (2^-20 s ≈ 0.95 µs) and the [`NATIVE_BUCKETS`] = 232 buckets
 //! from there to 2^9 = 512 s; longer requests are counted in the top bucket (the classic `+Inf`

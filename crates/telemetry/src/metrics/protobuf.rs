@@ -3,7 +3,7 @@
 //! when it scrapes native histograms, and the one format that can carry them.
 //!
 //! The HTTP layer's two families are built here from its own cells ([`encode_layer`]):
-//! `http_server_request_duration_seconds` with, per series, its 14 classic buckets (and `+Inf`)
+//! `http_server_request_duration_seconds` with, per series, its classic buckets (and `+Inf`)
 //! and their exemplars, so every query of `_bucket`, `_sum` and `_count` keeps working, and in
 //! the same message its native histogram (`http_metrics`, schema 3); `http_server_active_requests`
 //! as gauges. Every other family is the Prometheus text the other formats start from (the

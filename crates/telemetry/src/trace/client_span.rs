@@ -297,7 +297,7 @@ impl HttpClientSpan {
 
 /// `server.address` of an authority: its host, an IPv6 address without its brackets (the
 /// conventions' form). The port is the authority's `port_u16()`.
-pub fn server_address(authority: &Authority) -> &str {
+pub(crate) fn server_address(authority: &Authority) -> &str {
     let host = authority.host();
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -319,7 +319,7 @@ pub(crate) fn protocol_version(version: http::Version) -> &'static str {
 /// Records `http.response.status_code`, `network.protocol.version` and `network.peer.*` of a
 /// response on `span` (fields the span does not declare are ignored). Integers go in as `i64`:
 /// tracing-opentelemetry records other integer types as strings.
-pub fn record_response(span: &tracing::Span, response: &reqwest::Response) {
+pub(crate) fn record_response(span: &tracing::Span, response: &reqwest::Response) {
     span.record(
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(response.status().as_u16()),

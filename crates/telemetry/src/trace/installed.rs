@@ -16,7 +16,7 @@
 //! globals of the crates we build on (the `tracing` subscriber, the OpenTelemetry propagator and
 //! tracer provider, the `metrics` recorder), which `init` sets through their own APIs; and state
 //! that is not installed but grows with use (the per-route caches of `http::route_cache`, the
-//! per-thread id hand-over of `sampling`).
+//! per-thread id hand-over of `sampling`, each thread's shard index of `metrics::http_metrics`).
 //!
 //! Cost: each accessor is one acquire load of the `OnceLock`, as each of the singletons it
 //! replaced was; none takes a lock.
