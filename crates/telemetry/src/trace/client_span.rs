@@ -274,7 +274,8 @@ impl HttpClientSpan {
         self.0.set_attribute(key, value);
     }
 
-    /// Records the response's attributes ([`record_response`]).
+    /// Records the response's attributes: `http.response.status_code`, `network.protocol.version`
+    /// and `network.peer.*`.
     pub fn record_response(&self, response: &reqwest::Response) {
         record_response(&self.0, response);
     }
