@@ -178,6 +178,9 @@ fn leak(s: String) -> &'static str {
 
 /// The route of a matched template.
 /// `measured` says whether a template seen for the first time is measured (asked once per route).
+// Inlined into the layer's `call`, with its thread-local lookup: without the hint the move to
+// `http/` left both lookups out of line (callgrind: +60 instructions per request).
+#[inline]
 pub(crate) fn matched(template: &str, measured: impl FnOnce(&str) -> bool) -> &'static Route {
     let cached = CACHE.with(|cache| cache.borrow().routes.get(template).copied());
     if let Some(route) = cached {
@@ -214,6 +217,8 @@ pub(crate) fn unmatched() -> &'static Route {
 }
 
 /// The duration series of (route, method, status).
+// Inlined for the same reason as `matched`.
+#[inline]
 pub(crate) fn duration(
     route: &'static Route,
     method: usize,
