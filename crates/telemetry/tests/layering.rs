@@ -2,8 +2,8 @@
 //! files of its own layer or of the layers below, never one above, and no files import each other
 //! in a loop (within a room either). Read from the source: every `use` of `crate::`, `super::`,
 //! `self::` or a child module, and every `crate::`/`super::` path written inline in code (comments
-//! and string literals do not count). A `tests.rs` child module counts as part of its parent file;
-//! an inline `mod tests { … }` is not read (a unit test may call `crate::init`).
+//! and string literals do not count). A `tests.rs` child module, like an inline `mod tests`,
+//! counts as part of its parent file: unit tests import downwards too.
 //!
 //! The order, bottom to top, is [`LAYERS`]; lib.rs's module list says what each layer holds.
 
@@ -295,15 +295,8 @@ fn read_crate(src: &Path) -> Crate {
     let mut imports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (file, module, source) in &sources {
         let unit = units[file].clone();
-        let mut code = code_only(source);
+        let code = code_only(source);
         let spans = inline_modules(&code);
-        // An inline `mod tests { … }` is not read: a unit test may set the crate up through its
-        // front door (`crate::init`). Blanked byte for byte, so the offsets stay.
-        for (open, close, name) in &spans {
-            if name == "tests" {
-                code.replace_range(open + 1..*close, &" ".repeat(close - open - 1));
-            }
-        }
         let context_at = |offset: usize| -> Vec<String> {
             let mut context = module.clone();
             let mut inner: Vec<&(usize, usize, String)> = spans
