@@ -11,7 +11,9 @@
 //! its cache line back and forth on every request.
 
 use crate::metrics::exemplars::{ExemplarSlots, ExemplarSnapshot, SeriesExemplars};
-use crate::metrics::http_metrics::{ActiveRequests, DurationHistogram, DurationLabels};
+use crate::metrics::http_metrics::{
+    ActiveLabels, ActiveRequests, DurationHistogram, DurationLabels,
+};
 use crate::trace::installed;
 use http::Method;
 use parking_lot::{Mutex, MutexGuard};
@@ -148,7 +150,7 @@ struct Registry {
     /// renders, and whose exemplars it writes.
     listed: Vec<(DurationLabels, &'static DurationSeries)>,
     /// The active-requests series (method, route), in the order they were first used.
-    active: Vec<((&'static str, &'static str), &'static ActiveRequests)>,
+    active: Vec<(ActiveLabels<'static>, &'static ActiveRequests)>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
@@ -280,7 +282,7 @@ pub(crate) fn series() -> LayerSeries {
 /// What [`series`] found.
 pub(crate) struct LayerSeries {
     pub durations: Vec<(DurationLabels, &'static DurationHistogram)>,
-    pub active: Vec<((&'static str, &'static str), &'static ActiveRequests)>,
+    pub active: Vec<(ActiveLabels<'static>, &'static ActiveRequests)>,
 }
 
 /// Status codes as shared label values: no allocation per request.

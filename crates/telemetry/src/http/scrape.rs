@@ -22,13 +22,17 @@ use crate::trace::installed::{self, Metrics};
 pub fn render_exposition(format: ExpositionFormat, extra: &dyn Fn(&mut String)) -> Option<Vec<u8>> {
     let metrics = installed::metrics()?;
     // Exemplars first: each one's request is then already counted in the buckets rendered next.
-    let exemplars = (format != ExpositionFormat::Prometheus).then(route_cache::exemplars);
+    // Prometheus text has none.
+    let exemplars = match format {
+        ExpositionFormat::Prometheus => ExemplarSnapshot::new(Vec::new()),
+        _ => route_cache::exemplars(),
+    };
     let layer = route_cache::series();
     Some(render(
         format,
         recorder_text(metrics),
         &layer,
-        exemplars.as_ref(),
+        &exemplars,
         extra,
     ))
 }
@@ -54,13 +58,13 @@ fn recorder_text(metrics: &Metrics) -> String {
     text
 }
 
-/// One exposition in `format`: the recorder's text, the layer's series (exemplars taken before
-/// them; `None` only for Prometheus text, which has no exemplars), and `extra`'s families.
+/// One exposition in `format`: the recorder's text, the layer's series (with the exemplars taken
+/// before them, which Prometheus text leaves out), and `extra`'s families.
 fn render(
     format: ExpositionFormat,
     mut recorder: String,
     layer: &LayerSeries,
-    exemplars: Option<&ExemplarSnapshot>,
+    exemplars: &ExemplarSnapshot,
     extra: &dyn Fn(&mut String),
 ) -> Vec<u8> {
     let (durations, active) = (&layer.durations[..], &layer.active[..]);
@@ -69,14 +73,6 @@ fn render(
         extra(&mut recorder);
         return recorder.into_bytes();
     }
-    let none;
-    let exemplars = match exemplars {
-        Some(exemplars) => exemplars,
-        None => {
-            none = ExemplarSnapshot::new(Vec::new());
-            &none
-        }
-    };
     let mut extras = String::new();
     extra(&mut extras);
     if format == ExpositionFormat::OpenMetrics {
@@ -109,7 +105,7 @@ mod tests {
     use super::*;
     use crate::metrics::exemplars::ExemplarSlots;
     use crate::metrics::http_metrics::{
-        ActiveRequest, ActiveRequests, DurationHistogram, DurationLabels, bucket,
+        ActiveLabels, ActiveRequest, ActiveRequests, DurationHistogram, DurationLabels, bucket,
     };
     use opentelemetry::trace::TraceId;
     use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -173,7 +169,7 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\
     /// need escaping), one registered after the exemplars were taken, two active-request gauges.
     struct Fixture {
         durations: Vec<(DurationLabels, &'static DurationHistogram)>,
-        active: Vec<((&'static str, &'static str), &'static ActiveRequests)>,
+        active: Vec<(ActiveLabels<'static>, &'static ActiveRequests)>,
         exemplars: ExemplarSnapshot,
         _held: Vec<ActiveRequest>,
     }
@@ -255,8 +251,13 @@ redis_client_command_duration_seconds_count{command=\"INCR\"} 3\n\
             ExpositionFormat::Protobuf,
         ]
         .map(|format| {
-            let exemplars = (format != ExpositionFormat::Prometheus).then_some(&fixture.exemplars);
-            render(format, RECORDER.to_owned(), &layer, exemplars, &extras)
+            render(
+                format,
+                RECORDER.to_owned(),
+                &layer,
+                &fixture.exemplars,
+                &extras,
+            )
         })
     }
 
