@@ -2,6 +2,7 @@
 //! Compose, Kubernetes and the tests configure the service the same way.
 
 use crate::access::credentials::TokenParser;
+use crate::access::hosts::parse_authority;
 use crate::access::{HostName, Token};
 use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
@@ -105,14 +106,8 @@ fn parse_positive_duration(raw: &str) -> Result<Duration, String> {
 /// the authority of a URL would be.
 fn parse_host_port(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
-    match raw.parse::<axum::http::uri::Authority>() {
-        Ok(authority)
-            if !authority.host().is_empty()
-                && !raw.contains('@')
-                && authority.port_u16().is_some_and(|port| port != 0) =>
-        {
-            Ok(raw.to_owned())
-        }
+    match parse_authority(raw) {
+        Some(authority) if authority.port_u16().is_some_and(|port| port != 0) => Ok(raw.to_owned()),
         _ => Err("expected host:port, e.g. 192.168.0.22:8888".to_owned()),
     }
 }

@@ -86,13 +86,14 @@ impl AllowedHosts {
 
     /// Whether a request whose `Host` header (or HTTP/2 authority) is `authority` may be served.
     pub fn allows(&self, authority: &str) -> bool {
-        let Some(host) = host_part(authority.trim()) else {
+        let Some(authority) = parse_authority(authority.trim()) else {
             return false;
         };
+        let host = authority.host();
         if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             return v6.parse::<Ipv6Addr>().is_ok();
         }
-        let host = normalize(&host);
+        let host = normalize(host);
         host.parse::<Ipv4Addr>().is_ok()
             || host == "localhost"
             || host.ends_with(".localhost")
@@ -111,18 +112,17 @@ impl AllowedHosts {
     }
 }
 
-/// `name:port` → `name`, `[v6]:port` → `[v6]`, as [`Authority`] splits them; `None` for what is
-/// not a `Host` value (RFC 9110 §7.2: no userinfo) or has an empty host or a bad port.
-fn host_part(authority: &str) -> Option<String> {
-    // `Authority` accepts a userinfo (`user@host`), which no `Host` header carries.
-    if authority.contains('@') {
+/// `raw` read as a `Host` value or a `host:port` setting is: an [`Authority`] with a host, no
+/// userinfo (RFC 9110 §7.2), and a valid port if one is written; `None` for anything else.
+pub(crate) fn parse_authority(raw: &str) -> Option<Authority> {
+    // `Authority` accepts a userinfo (`user@host`), which neither carries.
+    if raw.contains('@') {
         return None;
     }
-    let parsed: Authority = authority.parse().ok()?;
-    let host = parsed.host();
+    let parsed: Authority = raw.parse().ok()?;
     // `Authority` reads the port only when asked, and a bad or empty one reads as none.
-    let has_port = parsed.as_str().len() > host.len();
-    (!host.is_empty() && (!has_port || parsed.port_u16().is_some())).then(|| host.to_owned())
+    let has_port = parsed.as_str().len() > parsed.host().len();
+    (!parsed.host().is_empty() && (!has_port || parsed.port_u16().is_some())).then_some(parsed)
 }
 
 /// Lower-case, one trailing dot removed (`Robot.Test.` is `robot.test`).
